@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * host: the host side of the protocol.  One struct ms_host accepts guest
+ * agents on one or more listening endpoints, keeps each guest's latest
+ * Report, and sends reclaim requests.  It embeds in any event loop:
+ *
+ *   for (;;) {
+ *       struct pollfd p = { ms_host_get_fd(h), POLLIN };
+ *       int64_t t = ms_host_get_timeout_us(h);
+ *       poll(&p, 1, t < 0 ? -1 : (int)((t + 999) / 1000));
+ *       ms_host_process(h);
+ *   }
+ *
+ * Not thread-safe: one handle per thread, or lock outside.
+ */
+#ifndef MEMSHARE_HOST_H
+#define MEMSHARE_HOST_H
+
+#include <memshare/message.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ms_host;
+
+enum ms_host_event_type {
+	MS_HOST_EVENT_GUEST_READY = 1,    /* Hello accepted, Welcome sent */
+	MS_HOST_EVENT_REPORT,             /* a Report arrived (ev->report) */
+	MS_HOST_EVENT_RECLAIM_REPLY,      /* ev->reply */
+	MS_HOST_EVENT_GUEST_ERROR,        /* the guest sent Error (ev->error) */
+	MS_HOST_EVENT_GUEST_GONE,         /* connection closed (ev->reason) */
+};
+
+struct ms_host_event {
+	enum ms_host_event_type type;
+	uint64_t guest_id;                      /* unique for the host's life */
+	const struct ms_hello *hello;           /* always set */
+	const struct ms_report *report;         /* REPORT */
+	const struct ms_reclaim_reply *reply;   /* RECLAIM_REPLY */
+	const struct ms_error *error;           /* GUEST_ERROR */
+	const char *reason;                     /* GUEST_GONE: why */
+	int err;                                /* GUEST_GONE: negative errno or 0 */
+};
+
+/* Event callback; pointers in @ev are valid only during the call. */
+typedef void (*ms_host_event_fn)(struct ms_host *host, const struct ms_host_event *ev,
+				 void *userdata);
+
+struct ms_host_opts {
+	size_t sz;
+	/* Logging (the context's sysroot is not used).  NULL: no logs. */
+	struct ms_ctx *ctx;
+	/* Endpoint to listen on ("unix:/run/memshare.sock", "vsock:-1:5252");
+	 * NULL to add listeners later with ms_host_listen(). */
+	const char *listen;
+	/* Report interval asked of guests in Welcome, ms; 0 = guest's own. */
+	uint32_t report_interval_ms;
+	/* Bin edges asked of guests; NULL = guest's default. */
+	const uint64_t *bin_edges_ms;
+	size_t nr_bin_edges;
+	/* Largest frame accepted from a guest; 0 = MS_FRAME_DEFAULT_MAX_BYTES. */
+	uint32_t max_frame_bytes;
+	/* A guest must send Hello within this many ms; 0 = 5000. */
+	uint32_t hello_timeout_ms;
+	/* Maximum number of guests connected at once; 0 = 1024. */
+	uint32_t max_guests;
+	ms_host_event_fn event_fn;
+	void *userdata;
+	size_t :0;
+};
+
+/*
+ * ms_host_new - create a host.
+ * Returns 0, or -EINVAL (bad options or endpoint syntax), the errors of
+ * ms_host_listen(), -ENOMEM.
+ */
+int ms_host_new(struct ms_host **out, const struct ms_host_opts *opts);
+
+/* ms_host_free - close every connection and listener.  NULL is a no-op. */
+void ms_host_free(struct ms_host *host);
+
+/*
+ * ms_host_listen - listen on another endpoint: "unix:/path" (a stale
+ * socket file is replaced) or "vsock:CID:PORT" (CID -1 = any).
+ * Returns 0, -EINVAL (syntax), -EADDRINUSE, -EAFNOSUPPORT (no vsock in
+ * this kernel), or another socket errno.
+ */
+int ms_host_listen(struct ms_host *host, const char *endpoint);
+
+/* ms_host_get_fd - one pollable (POLLIN) fd for the whole host. */
+int ms_host_get_fd(struct ms_host *host);
+
+/* ms_host_get_timeout_us - us until ms_host_process() must run even if
+ * the fd is quiet (0 = now), or -1 for no deadline. */
+int64_t ms_host_get_timeout_us(struct ms_host *host);
+
+/*
+ * ms_host_process - accept, read, write and time out without blocking;
+ * calls the event callback.  A guest that breaks the protocol is
+ * disconnected (GUEST_GONE with the reason); that is not an error here.
+ * Returns 0, or a negative errno if the host itself failed (epoll).
+ */
+int ms_host_process(struct ms_host *host);
+
+/* Basic facts about a connected guest. */
+struct ms_guest_info {
+	uint64_t guest_id;
+	struct ms_hello hello;
+	char peer[96];           /* "unix:uid=1000,pid=42" or "vsock:cid=3" */
+	uint64_t connected_mono_us;
+	uint64_t reports;        /* Reports received */
+	uint64_t last_report_mono_us; /* host CLOCK_MONOTONIC; 0 if none yet */
+	bool reclaim_pending;
+};
+
+/*
+ * ms_host_list_guests - ids of the guests that completed Hello, oldest
+ * first.  Writes at most @max ids; returns how many guests there are
+ * (may exceed @max).
+ */
+size_t ms_host_list_guests(struct ms_host *host, uint64_t *ids, size_t max);
+
+/* ms_host_guest_info - 0, or -ENOENT if no such (ready) guest. */
+int ms_host_guest_info(struct ms_host *host, uint64_t guest_id, struct ms_guest_info *out);
+
+/*
+ * ms_host_guest_report - the guest's latest Report, or NULL if none yet
+ * or no such guest.  Owned by the host; valid until the next
+ * ms_host_process() or ms_host_free().
+ */
+const struct ms_report *ms_host_guest_report(struct ms_host *host, uint64_t guest_id);
+
+/* ms_host_find_guest - id of the ready guest whose Hello name is @name
+ * (the newest if several), or 0. */
+uint64_t ms_host_find_guest(struct ms_host *host, const char *name);
+
+/*
+ * ms_host_reclaim - send a ReclaimRequest.  @req->id is ignored; the
+ * host assigns one, returned in @id_out (if not NULL).  The reply arrives
+ * as MS_HOST_EVENT_RECLAIM_REPLY; a guest that goes away first gives
+ * GUEST_GONE instead.
+ * Returns 0, -ENOENT (no such guest), -EBUSY (a request is pending on
+ * this guest: one at a time), -EINVAL (0 bytes and no SLAB kind, or
+ * unknown kinds), -ENOBUFS (guest not reading).
+ */
+int ms_host_reclaim(struct ms_host *host, uint64_t guest_id,
+		    const struct ms_reclaim_request *req, uint64_t *id_out);
+
+/* ms_host_disconnect - say Goodbye and drop a guest.  0 or -ENOENT. */
+int ms_host_disconnect(struct ms_host *host, uint64_t guest_id, const char *reason);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+
+void ms_frame_decoder_init(struct ms_frame_decoder *d, uint32_t max_frame)
+{
+	memset(d, 0, sizeof(*d));
+	d->max_frame = max_frame < MS_FRAME_HEADER_BYTES + 1 ? MS_FRAME_HEADER_BYTES + 1 : max_frame;
+}
+
+void ms_frame_decoder_release(struct ms_frame_decoder *d)
+{
+	free(d->buf);
+	memset(d, 0, sizeof(*d));
+}
+
+/* Move unconsumed bytes to the front. */
+static void compact(struct ms_frame_decoder *d)
+{
+	if (!d->off)
+		return;
+	memmove(d->buf, d->buf + d->off, d->len - d->off);
+	d->len -= d->off;
+	d->off = 0;
+}
+
+uint8_t *ms_frame_decoder_space(struct ms_frame_decoder *d, size_t *room)
+{
+	/* Never hold more than one maximal frame plus a read's worth. */
+	size_t want = (size_t)d->max_frame + 4096;
+
+	compact(d);
+	if (d->cap < want && d->cap - d->len < 4096) {
+		size_t cap = d->cap ? d->cap * 2 : 4096;
+		uint8_t *nb;
+
+		if (cap > want)
+			cap = want;
+		nb = realloc(d->buf, cap);
+		if (!nb)
+			return NULL;
+		d->buf = nb;
+		d->cap = cap;
+	}
+	*room = d->cap - d->len;
+	return *room ? d->buf + d->len : NULL;
+}
+
+void ms_frame_decoder_commit(struct ms_frame_decoder *d, size_t n)
+{
+	d->len += n;
+}
+
+int ms_frame_decoder_push(struct ms_frame_decoder *d, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+
+	while (n) {
+		size_t room, k;
+		uint8_t *dst = ms_frame_decoder_space(d, &room);
+
+		if (!dst)
+			return -ENOMEM;
+		k = n < room ? n : room;
+		memcpy(dst, p, k);
+		ms_frame_decoder_commit(d, k);
+		p += k;
+		n -= k;
+		/* Let the caller drain before pushing beyond one frame. */
+		if (n && d->len == d->cap)
+			return -ENOBUFS;
+	}
+	return 0;
+}
+
+int ms_frame_decoder_next(struct ms_frame_decoder *d, const uint8_t **payload, size_t *len)
+{
+	size_t avail = d->len - d->off;
+	const uint8_t *h = d->buf + d->off;
+	uint32_t plen;
+
+	if (avail < MS_FRAME_HEADER_BYTES)
+		return 0;
+	plen = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+	if ((uint64_t)plen + MS_FRAME_HEADER_BYTES > d->max_frame)
+		return -EMSGSIZE;
+	if (avail < (size_t)plen + MS_FRAME_HEADER_BYTES)
+		return 0;
+	*payload = h + MS_FRAME_HEADER_BYTES;
+	*len = plen;
+	d->off += (size_t)plen + MS_FRAME_HEADER_BYTES;
+	return 1;
+}
+
+size_t ms_frame_decoder_pending(const struct ms_frame_decoder *d)
+{
+	return d->len - d->off;
+}

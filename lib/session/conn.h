@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * One framed connection: non-blocking socket, streaming frame decoder,
+ * bounded output queue, registration in the owner's epoll set.
+ */
+#ifndef MS_CONN_H
+#define MS_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../proto/codec.h"
+#include "../proto/frame.h"
+
+/* What an epoll_event's data.ptr points at. */
+enum ms_watch_kind {
+	MS_WATCH_LISTENER = 1,
+	MS_WATCH_CONN = 2,
+};
+
+struct ms_watch {
+	enum ms_watch_kind kind;
+	void *owner;        /* listener or guest record */
+};
+
+#define MS_CONN_OUT_MAX_BYTES (1u << 20)
+/* Bytes read from one connection per ms_conn_read() call (fairness). */
+#define MS_CONN_READ_BUDGET (64u * 1024u)
+
+struct ms_conn {
+	int fd;
+	int epfd;
+	struct ms_watch watch;
+	struct ms_frame_decoder dec;
+	uint8_t *out;
+	size_t out_len;
+	size_t out_off;
+	bool epollout;      /* EPOLLOUT currently requested */
+	bool eof;           /* peer closed its side */
+	uint64_t seq_out;   /* last seq sent */
+	uint64_t frames_in;
+	uint64_t bytes_in;
+	char peer[96];
+};
+
+/* Take ownership of @fd and add it to @epfd (EPOLLIN, plus EPOLLOUT if
+ * @connecting).  0 or -errno (fd closed on failure). */
+int ms_conn_open(struct ms_conn *c, int fd, int epfd, uint32_t max_frame, void *owner,
+		 bool connecting);
+void ms_conn_close(struct ms_conn *c);
+bool ms_conn_is_open(const struct ms_conn *c);
+
+/* Encode @m (stamping version and seq) and queue it; tries to write at
+ * once.  0, -ENOBUFS (queue over MS_CONN_OUT_MAX_BYTES), -EMSGSIZE, -EPIPE
+ * or another write errno. */
+int ms_conn_send(struct ms_conn *c, struct ms_msg *m, uint32_t max_frame);
+
+/* Write queued bytes.  0 or -errno (connection is broken). */
+int ms_conn_flush(struct ms_conn *c);
+
+/* Read up to the budget.  >0 bytes read, 0 nothing now, -ECONNRESET on
+ * EOF (after which queued frames may still be taken), other -errno. */
+int ms_conn_read(struct ms_conn *c);
+
+/*
+ * Next message: 1 (in *m, clear with ms_msg_clear), 0 (need more bytes),
+ * -EMSGSIZE (announced frame too large), -EPROTO (undecodable; @why says
+ * why).
+ */
+int ms_conn_next(struct ms_conn *c, struct ms_msg *m, char *why, size_t why_size);
+
+/* For a non-blocking connect: 0 once connected, -errno if it failed. */
+int ms_conn_connect_result(struct ms_conn *c);
+
+#endif
