@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * memshare-guestd: the reference guest agent.  Connects to the host agent,
+ * reports this machine's memory pressure and LRU ages every interval and
+ * executes the host's reclaim requests.  All the work is libmemshare's
+ * struct ms_guest; this file is the event loop and the command line.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <memshare/memshare.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: memshare-guestd --connect ENDPOINT [OPTIONS]\n"
+		"\n"
+		"Report this machine's memory pressure and LRU ages to memshare-hostd and\n"
+		"execute its reclaim requests.\n"
+		"\n"
+		"  -c, --connect ENDPOINT   host agent: unix:/path or vsock:2:PORT\n"
+		"  -n, --name NAME          guest name in Hello (default: hostname)\n"
+		"  -i, --interval-ms N      report interval in ms unless the host sets one\n"
+		"                           (default 1000)\n"
+		"  -r, --sysroot DIR        read /proc and /sys under DIR (default /)\n"
+		"  -m, --memcg PATH         cgroup v2 path memory.reclaim targets (default: root)\n"
+		"  -s, --lru-source SRC     auto, mglru or classic (default auto)\n"
+		"      --once               build one report, print nothing, exit (self-test)\n"
+		"  -v, --verbose            more logging (repeat for debug)\n"
+		"  -h, --help               this help\n"
+		"  -V, --version            print the version\n");
+}
+
+static void on_event(struct ms_guest *g, const struct ms_guest_event *ev, void *userdata)
+{
+	(void)g;
+	(void)userdata;
+	if (ev->type == MS_GUEST_EVENT_RECLAIM_DONE)
+		fprintf(stderr, "memshare-guestd: reclaim %llu: %s, freed %llu bytes "
+			"(file %llu, anon %llu, slab %llu) in %llu us\n",
+			(unsigned long long)ev->reply->id,
+			ev->reply->result.status ? strerror(-ev->reply->result.status) : "ok",
+			(unsigned long long)ev->reply->result.freed_bytes,
+			(unsigned long long)ev->reply->result.freed_file_bytes,
+			(unsigned long long)ev->reply->result.freed_anon_bytes,
+			(unsigned long long)ev->reply->result.freed_slab_bytes,
+			(unsigned long long)ev->reply->result.duration_us);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "connect", required_argument, NULL, 'c' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "interval-ms", required_argument, NULL, 'i' },
+		{ "sysroot", required_argument, NULL, 'r' },
+		{ "memcg", required_argument, NULL, 'm' },
+		{ "lru-source", required_argument, NULL, 's' },
+		{ "once", no_argument, NULL, 'O' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	const char *connect = NULL, *name = NULL, *sysroot = NULL, *memcg = NULL;
+	enum ms_lru_source source = MS_LRU_SOURCE_AUTO;
+	uint32_t interval_ms = 0;
+	bool once = false;
+	int verbose = 0, c, r, sfd;
+	struct ms_guest *guest = NULL;
+	struct ms_ctx *ctx = NULL;
+
+	while ((c = getopt_long(argc, argv, "c:n:i:r:m:s:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			connect = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'i':
+			if (cli_parse_u32(optarg, &interval_ms) < 0 || interval_ms < 10) {
+				fprintf(stderr, "memshare-guestd: --interval-ms wants a number >= 10, "
+					"got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'r':
+			sysroot = optarg;
+			break;
+		case 'm':
+			memcg = optarg;
+			break;
+		case 's':
+			if (strcmp(optarg, "auto") == 0)
+				source = MS_LRU_SOURCE_AUTO;
+			else if (strcmp(optarg, "mglru") == 0)
+				source = MS_LRU_SOURCE_MGLRU;
+			else if (strcmp(optarg, "classic") == 0)
+				source = MS_LRU_SOURCE_CLASSIC;
+			else {
+				fprintf(stderr, "memshare-guestd: --lru-source: auto, mglru or classic\n");
+				return 2;
+			}
+			break;
+		case 'O':
+			once = true;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("memshare-guestd %s\n", ms_version());
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc || (!connect && !once)) {
+		usage(stderr);
+		return 2;
+	}
+
+	MS_OPTS(ms_ctx_opts, copts, .sysroot = sysroot, .log_fn = cli_log_stderr,
+		.log_userdata = (void *)"memshare-guestd", .log_level = cli_log_level(verbose));
+	r = ms_ctx_new(&ctx, &copts);
+	if (r < 0) {
+		fprintf(stderr, "memshare-guestd: sysroot %s: %s\n", sysroot ? sysroot : "/",
+			strerror(-r));
+		return 1;
+	}
+	if (once) {
+		MS_OPTS(ms_lru_opts, lo, .source = source);
+		struct ms_report rep;
+
+		r = ms_guest_build_report(ctx, &lo, &rep);
+		if (r == 0)
+			ms_report_clear(&rep);
+		ms_ctx_free(ctx);
+		return r < 0 ? 1 : 0;
+	}
+
+	MS_OPTS(ms_guest_opts, gopts, .ctx = ctx, .connect = connect, .name = name,
+		.report_interval_ms = interval_ms, .lru_source = source, .reclaim_memcg = memcg,
+		.event_fn = on_event);
+	r = ms_guest_new(&guest, &gopts);
+	if (r < 0) {
+		fprintf(stderr, "memshare-guestd: %s\n", strerror(-r));
+		ms_ctx_free(ctx);
+		return 1;
+	}
+	sfd = cli_signalfd();
+	if (sfd < 0) {
+		fprintf(stderr, "memshare-guestd: signalfd: %s\n", strerror(-sfd));
+		ms_guest_free(guest);
+		ms_ctx_free(ctx);
+		return 1;
+	}
+	fprintf(stderr, "memshare-guestd %s: connecting to %s\n", ms_version(), connect);
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = ms_guest_get_fd(guest), .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+		};
+		int64_t t = ms_guest_get_timeout_us(guest);
+		int timeout = t < 0 ? -1 : (int)((t + 999) / 1000);
+
+		if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
+			perror("memshare-guestd: poll");
+			break;
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				fprintf(stderr, "memshare-guestd: signal %u, stopping\n", si.ssi_signo);
+				break;
+			}
+		}
+		r = ms_guest_process(guest);
+		if (r < 0) {
+			fprintf(stderr, "memshare-guestd: %s\n", strerror(-r));
+			break;
+		}
+	}
+	ms_guest_free(guest);   /* says Goodbye */
+	ms_ctx_free(ctx);
+	close(sfd);
+	return r < 0 ? 1 : 0;
+}

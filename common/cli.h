@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Small helpers for the command-line programs (agents, memsharectl). */
+#ifndef MS_CLI_H
+#define MS_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <memshare/ctx.h>
+
+/* Log callback printing "<prog>: <level>: msg" to stderr. */
+void cli_log_stderr(enum ms_log_level level, const char *msg, void *userdata);
+
+/* Parse "1048576", "512K", "256M", "2G" (binary units) into bytes. */
+int cli_parse_bytes(const char *s, uint64_t *out);
+
+/* Parse a decimal unsigned 32-bit number; -EINVAL if not one. */
+int cli_parse_u32(const char *s, uint32_t *out);
+
+/* Parse "5000,30000,120000" into ascending edges; returns the count or -EINVAL. */
+int cli_parse_edges(const char *s, uint64_t *edges, size_t max);
+
+/* "356.1 MiB"-style rendering of a byte count into buf. */
+const char *cli_fmt_bytes(uint64_t bytes, char *buf, size_t size);
+
+/* Block SIGINT/SIGTERM/SIGHUP and return a signalfd for them (or -errno). */
+int cli_signalfd(void);
+
+/* Log level from -v count: 0 = notice, 1 = info, 2+ = debug. */
+enum ms_log_level cli_log_level(int verbose);
+
+#endif
