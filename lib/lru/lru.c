@@ -66,7 +66,10 @@ int lru_builder_init(struct lru_builder *b, struct ms_ctx *ctx, const struct ms_
 			memcg_buf[0] = '/';
 			memcpy(memcg_buf + 1, memcg, len);
 			memcg_buf[len + 1] = '\0';
-			if (strstr(memcg_buf, "/../") || strcmp(memcg_buf + len - 2, "/..") == 0)
+			/* memcg_buf is "/" + @len chars: it can end in "/.."
+			 * only when len >= 2. */
+			if (strstr(memcg_buf, "/../") ||
+			    (len >= 2 && strcmp(memcg_buf + len - 2, "/..") == 0))
 				return -EINVAL;
 			b->memcg = memcg_buf;
 		}

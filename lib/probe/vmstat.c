@@ -51,7 +51,7 @@ static bool have(const uint64_t *v, int i)
 	return v[i] != U;
 }
 
-/* Sum of the known ones among a, b (, c); U if a and b are both unknown. */
+/* a + b (+ c when known); U unless both a and b are known. */
 static uint64_t sum_pages(const uint64_t *v, int a, int b, int c)
 {
 	uint64_t s;

@@ -513,7 +513,8 @@ static int report_from_pb(const Memshare__Report *p, struct ms_report *rep, char
 		}
 		rep->has_psi = true;
 	}
-	if (!p->meminfo || !p->meminfo->has_total_bytes)
+	/* UINT64_MAX would read back as MS_UNKNOWN: as good as absent. */
+	if (!p->meminfo || !p->meminfo->has_total_bytes || p->meminfo->total_bytes == MS_UNKNOWN)
 		return bad(why, ws, "Report without meminfo total_bytes");
 	u64s_from_pb(&p->meminfo->base, U64S(&rep->meminfo));
 	if (p->vmstat) {

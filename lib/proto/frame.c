@@ -17,6 +17,12 @@ void ms_frame_decoder_release(struct ms_frame_decoder *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/* Never hold more than one maximal frame plus a read's worth. */
+static size_t hold_max(const struct ms_frame_decoder *d)
+{
+	return (size_t)d->max_frame + 4096;
+}
+
 /* Move unconsumed bytes to the front. */
 static void compact(struct ms_frame_decoder *d)
 {
@@ -29,8 +35,7 @@ static void compact(struct ms_frame_decoder *d)
 
 uint8_t *ms_frame_decoder_space(struct ms_frame_decoder *d, size_t *room)
 {
-	/* Never hold more than one maximal frame plus a read's worth. */
-	size_t want = (size_t)d->max_frame + 4096;
+	size_t want = hold_max(d);
 
 	compact(d);
 	if (d->cap < want && d->cap - d->len < 4096) {
@@ -60,8 +65,13 @@ int ms_frame_decoder_push(struct ms_frame_decoder *d, const void *data, size_t n
 
 	while (n) {
 		size_t room, k;
-		uint8_t *dst = ms_frame_decoder_space(d, &room);
+		uint8_t *dst;
 
+		/* Full (the buffer cannot grow further): let the caller drain
+		 * before pushing beyond one frame. */
+		if (d->len - d->off >= hold_max(d))
+			return -ENOBUFS;
+		dst = ms_frame_decoder_space(d, &room);
 		if (!dst)
 			return -ENOMEM;
 		k = n < room ? n : room;
@@ -69,9 +79,6 @@ int ms_frame_decoder_push(struct ms_frame_decoder *d, const void *data, size_t n
 		ms_frame_decoder_commit(d, k);
 		p += k;
 		n -= k;
-		/* Let the caller drain before pushing beyond one frame. */
-		if (n && d->len == d->cap)
-			return -ENOBUFS;
 	}
 	return 0;
 }
@@ -79,11 +86,12 @@ int ms_frame_decoder_push(struct ms_frame_decoder *d, const void *data, size_t n
 int ms_frame_decoder_next(struct ms_frame_decoder *d, const uint8_t **payload, size_t *len)
 {
 	size_t avail = d->len - d->off;
-	const uint8_t *h = d->buf + d->off;
+	const uint8_t *h;
 	uint32_t plen;
 
 	if (avail < MS_FRAME_HEADER_BYTES)
 		return 0;
+	h = d->buf + d->off;    /* not before: buf is NULL until the first push */
 	plen = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
 	if ((uint64_t)plen + MS_FRAME_HEADER_BYTES > d->max_frame)
 		return -EMSGSIZE;

@@ -30,7 +30,11 @@ void ms_frame_decoder_release(struct ms_frame_decoder *d);
 uint8_t *ms_frame_decoder_space(struct ms_frame_decoder *d, size_t *room);
 void ms_frame_decoder_commit(struct ms_frame_decoder *d, size_t n);
 
-/* Copy @n bytes in (for tests and fuzzing).  0 or -ENOMEM. */
+/*
+ * Copy @n bytes in (for tests and fuzzing).  0, -ENOMEM, or -ENOBUFS when
+ * the decoder already holds one maximal frame plus 4 KiB: the bytes that
+ * fitted were taken, drain frames with ms_frame_decoder_next() first.
+ */
 int ms_frame_decoder_push(struct ms_frame_decoder *d, const void *data, size_t n);
 
 /*
