@@ -103,9 +103,20 @@ MS_EXPORT int ms_ctx_new(struct ms_ctx **out, const struct ms_ctx_opts *opts)
 		return err;
 	}
 	ctx->is_live = strcmp(root, "/") == 0;
+	ctx->log_root = ctx->is_live ? "" : ctx->sysroot;
 
-	ps = sysconf(_SC_PAGESIZE);
-	ctx->page_size = ps > 0 ? (uint64_t)ps : 4096;
+	ctx->page_size = MS_OPTS_GET(opts, ms_ctx_opts, page_size_bytes, 0);
+	if (ctx->page_size == 0) {
+		ps = sysconf(_SC_PAGESIZE);
+		ctx->page_size = ps > 0 ? (uint64_t)ps : 4096;
+	} else if (ctx->page_size & (ctx->page_size - 1)) {
+		ms_err(ctx, "page_size_bytes %llu is not a power of two",
+		       (unsigned long long)ctx->page_size);
+		close(ctx->rootfd);
+		free(ctx->sysroot);
+		free(ctx);
+		return -EINVAL;
+	}
 	*out = ctx;
 	return 0;
 }

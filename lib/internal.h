@@ -23,6 +23,7 @@
 struct ms_ctx {
 	int rootfd;              /* O_PATH|O_DIRECTORY fd of the sysroot */
 	char *sysroot;           /* as given, "/" by default */
+	const char *log_root;    /* prefix for paths in messages: "" for "/" */
 	bool is_live;            /* sysroot is the running system's "/" */
 	ms_log_fn log_fn;
 	void *log_userdata;

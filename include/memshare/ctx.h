@@ -41,6 +41,10 @@ struct ms_ctx_opts {
 	void *log_userdata;
 	/* Most verbose level passed to log_fn; 0 means MS_LOG_INFO. */
 	enum ms_log_level log_level;
+	/* Page size of the kernel whose files are read, in bytes, to convert
+	 * page counts (vmstat, lru_gen); 0 = this machine's.  Set it when a
+	 * sysroot holds a capture from a machine with another page size. */
+	uint64_t page_size_bytes;
 	size_t :0;
 };
 
@@ -53,8 +57,9 @@ struct ms_ctx;
  *
  * Opens @opts->sysroot as a directory; all later reads are relative to it.
  *
- * Returns 0, or -EINVAL (@out NULL, or @opts with unknown non-zero trailing
- * fields), -ENOENT / -ENOTDIR / -EACCES (sysroot not usable), -ENOMEM.
+ * Returns 0, or -EINVAL (@out NULL, @opts with unknown non-zero trailing
+ * fields, or a page size that is not a power of two), -ENOENT / -ENOTDIR /
+ * -EACCES (sysroot not usable), -ENOMEM.
  */
 int ms_ctx_new(struct ms_ctx **out, const struct ms_ctx_opts *opts);
 
@@ -66,7 +71,7 @@ const char *ms_ctx_get_sysroot(const struct ms_ctx *ctx);
 
 /*
  * ms_ctx_get_page_size - the page size in bytes used to convert kernel page
- * counts (sysconf(_SC_PAGESIZE) of the running system).
+ * counts: the page_size_bytes option, else sysconf(_SC_PAGESIZE).
  */
 uint64_t ms_ctx_get_page_size(const struct ms_ctx *ctx);
 

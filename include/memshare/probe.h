@@ -79,7 +79,8 @@ enum ms_psi_kind {
  *  -EINVAL      window out of range, stall_us > window_us, or the kernel
  *               refused the trigger (the log explains the 2 s rule when it
  *               applies);
- *  -EOPNOTSUPP  no PSI;  -ENOENT no such cgroup;  -EACCES/-EPERM.
+ *  -EOPNOTSUPP  no PSI, or the file is not on procfs/cgroup2 (a sysroot
+ *               holding a capture);  -ENOENT no such cgroup;  -EACCES/-EPERM.
  */
 int ms_psi_trigger_open(struct ms_ctx *ctx, const char *cgroup, enum ms_psi_kind kind,
 			uint64_t stall_us, uint64_t window_us);

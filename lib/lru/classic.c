@@ -105,7 +105,7 @@ static int classic_memcg(struct lru_builder *b)
 		return r;
 	r = ms_read_file(ctx, path, &buf, &len, 1 << 20);
 	if (r < 0) {
-		ms_err(ctx, "%s/%s: %s (cgroup v2 memory controller needed)", ctx->sysroot, path,
+		ms_err(ctx, "%s/%s: %s (cgroup v2 memory controller needed)", ctx->log_root, path,
 		       strerror(-r));
 		return r == -ENOENT ? -EOPNOTSUPP : r;
 	}

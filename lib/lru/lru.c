@@ -51,7 +51,9 @@ int lru_builder_init(struct lru_builder *b, struct ms_ctx *ctx, const struct ms_
 	}
 	b->nr_edges = n;
 
-	/* Normalise the memcg filter to "/a/b" (NULL: everything). */
+	/* Normalise the memcg filter to "/a/b" (NULL: everything).  Only plain
+	 * components: lru_gen prints canonical paths, so "." or ".." or "//"
+	 * could never match and are refused. */
 	if (memcg) {
 		size_t len;
 
@@ -66,11 +68,19 @@ int lru_builder_init(struct lru_builder *b, struct ms_ctx *ctx, const struct ms_
 			memcg_buf[0] = '/';
 			memcpy(memcg_buf + 1, memcg, len);
 			memcg_buf[len + 1] = '\0';
-			/* memcg_buf is "/" + @len chars: it can end in "/.."
-			 * only when len >= 2. */
-			if (strstr(memcg_buf, "/../") ||
-			    (len >= 2 && strcmp(memcg_buf + len - 2, "/..") == 0))
-				return -EINVAL;
+			for (const char *c = memcg_buf + 1; *c;) {
+				size_t cl = strcspn(c, "/");
+
+				if (cl == 0 || (cl == 1 && c[0] == '.') ||
+				    (cl == 2 && c[0] == '.' && c[1] == '.')) {
+					ms_err(ctx, "memcg '%s': empty, '.' or '..' component",
+					       memcg_buf);
+					return -EINVAL;
+				}
+				c += cl;
+				if (*c)
+					c++;
+			}
 			b->memcg = memcg_buf;
 		}
 	}
@@ -166,8 +176,12 @@ static void fill_extras(struct lru_builder *b)
 		struct ms_lru_node *n = &b->nodes[i];
 		struct ms_meminfo mi;
 
-		if (ms_node_meminfo_read(ctx, n->node, &mi) < 0 &&
-		    (n->node != 0 || ms_meminfo_read(ctx, &mi) < 0))
+		char path[96];
+
+		/* Without NUMA sysfs the whole machine is node 0. */
+		snprintf(path, sizeof(path), "sys/devices/system/node/node%d/meminfo", n->node);
+		if (ms_path_exists(ctx, path) ? ms_node_meminfo_read(ctx, n->node, &mi) < 0
+					      : n->node != 0 || ms_meminfo_read(ctx, &mi) < 0)
 			continue;
 		n->slab_reclaimable_bytes = mi.sreclaimable_bytes;
 		n->shmem_bytes = mi.shmem_bytes;
@@ -224,7 +238,7 @@ static int read_mglru(struct lru_builder *b)
 
 	r = ms_read_file(b->ctx, "sys/kernel/debug/lru_gen", &buf, &len, MS_FILE_MAX_BYTES);
 	if (r < 0) {
-		ms_err(b->ctx, "%s/sys/kernel/debug/lru_gen: %s", b->ctx->sysroot, strerror(-r));
+		ms_err(b->ctx, "%s/sys/kernel/debug/lru_gen: %s", b->ctx->log_root, strerror(-r));
 		return r == -ENOENT ? -EOPNOTSUPP : r;
 	}
 	r = lru_mglru_parse(b, buf, len);
@@ -253,15 +267,16 @@ MS_EXPORT int ms_lru_summary_read(struct ms_ctx *ctx, const struct ms_lru_opts *
 			return r;
 		if (!ms_path_exists(ctx, path)) {
 			ms_err(ctx, "memcg %s: no such cgroup under %s/sys/fs/cgroup", b.memcg,
-			       ctx->sysroot);
+			       ctx->log_root);
 			return -ENOENT;
 		}
 	}
 
-	if (src == MS_LRU_SOURCE_AUTO)
+	if (src == MS_LRU_SOURCE_AUTO) {
 		src = lru_mglru_available(ctx, false) == 0 ? MS_LRU_SOURCE_MGLRU
 							   : MS_LRU_SOURCE_CLASSIC;
-	if (src == MS_LRU_SOURCE_MGLRU) {
+		r = src == MS_LRU_SOURCE_MGLRU ? read_mglru(&b) : lru_classic_read(&b);
+	} else if (src == MS_LRU_SOURCE_MGLRU) {
 		r = lru_mglru_available(ctx, true);
 		if (r == 0)
 			r = read_mglru(&b);

@@ -33,7 +33,7 @@ int lru_mglru_available(struct ms_ctx *ctx, bool log)
 	if (r < 0) {
 		if (log)
 			ms_err(ctx, "MGLRU: %s/sys/kernel/mm/lru_gen/enabled: %s (kernel without "
-			       "CONFIG_LRU_GEN)", ctx->sysroot, strerror(-r));
+			       "CONFIG_LRU_GEN)", ctx->log_root, strerror(-r));
 		return -EOPNOTSUPP;
 	}
 	p = buf;
@@ -65,7 +65,7 @@ int lru_mglru_available(struct ms_ctx *ctx, bool log)
 	if (!ms_path_exists(ctx, "sys/kernel/debug/lru_gen")) {
 		if (log)
 			ms_err(ctx, "MGLRU: %s/sys/kernel/debug/lru_gen is missing (debugfs not "
-			       "mounted, or not readable)", ctx->sysroot);
+			       "mounted, or not readable)", ctx->log_root);
 		return -EOPNOTSUPP;
 	}
 	return 0;

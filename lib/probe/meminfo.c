@@ -152,7 +152,7 @@ MS_EXPORT int ms_meminfo_read(struct ms_ctx *ctx, struct ms_meminfo *out)
 		return -EINVAL;
 	r = ms_read_file(ctx, "proc/meminfo", &buf, &len, 1 << 20);
 	if (r < 0) {
-		ms_err(ctx, "%s/proc/meminfo: %s", ctx->sysroot, strerror(-r));
+		ms_err(ctx, "%s/proc/meminfo: %s", ctx->log_root, strerror(-r));
 		return r;
 	}
 	r = ms_meminfo_parse(ctx, buf, len, -1, out);

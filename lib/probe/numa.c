@@ -31,7 +31,7 @@ int ms_node_meminfo_read(struct ms_ctx *ctx, int node, struct ms_meminfo *out)
 	snprintf(path, sizeof(path), "sys/devices/system/node/node%d/meminfo", node);
 	r = ms_read_file(ctx, path, &buf, &len, 1 << 20);
 	if (r < 0) {
-		ms_err(ctx, "%s/%s: %s", ctx->sysroot, path, strerror(-r));
+		ms_err(ctx, "%s/%s: %s", ctx->log_root, path, strerror(-r));
 		return r;
 	}
 	r = ms_meminfo_parse(ctx, buf, len, node, out);

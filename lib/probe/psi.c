@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 
 #include <memshare/probe.h>
 
@@ -139,7 +141,7 @@ static int psi_path(struct ms_ctx *ctx, const char *cgroup, char *buf, size_t si
 		return r;
 	if (!ms_path_exists(ctx, buf)) {
 		ms_err(ctx, "cgroup %s: no such cgroup under %s/sys/fs/cgroup", cgroup,
-		       ctx->sysroot);
+		       ctx->log_root);
 		return -ENOENT;
 	}
 	return ms_cgroup_path(buf, size, cgroup, "memory.pressure");
@@ -198,6 +200,18 @@ MS_EXPORT int ms_psi_trigger_open(struct ms_ctx *ctx, const char *cgroup, enum m
 	fd = ms_openat(ctx, path, O_RDWR | O_NONBLOCK);
 	if (fd < 0)
 		return psi_missing(ctx, path, fd);
+	/* A trigger needs the kernel's file, not a copy in a captured tree. */
+	{
+		struct statfs sfs;
+
+		if (fstatfs(fd, &sfs) < 0 || (sfs.f_type != PROC_SUPER_MAGIC &&
+					      sfs.f_type != CGROUP2_SUPER_MAGIC)) {
+			ms_err(ctx, "%s/%s: not procfs or cgroup2: PSI triggers need the live "
+			       "kernel's pressure file", ctx->log_root, path);
+			close(fd);
+			return -EOPNOTSUPP;
+		}
+	}
 	len = snprintf(trig, sizeof(trig), "%s %llu %llu", kind == MS_PSI_KIND_SOME ? "some" : "full",
 		       (unsigned long long)stall_us, (unsigned long long)window_us);
 	/* The kernel wants the terminating NUL too. */

@@ -170,7 +170,7 @@ MS_EXPORT int ms_vmstat_read(struct ms_ctx *ctx, struct ms_vmstat *out)
 		return -EINVAL;
 	r = ms_read_file(ctx, "proc/vmstat", &buf, &len, 1 << 20);
 	if (r < 0) {
-		ms_err(ctx, "%s/proc/vmstat: %s", ctx->sysroot, strerror(-r));
+		ms_err(ctx, "%s/proc/vmstat: %s", ctx->log_root, strerror(-r));
 		return r;
 	}
 	r = ms_vmstat_parse(ctx, buf, len, out);

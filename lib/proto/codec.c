@@ -130,6 +130,9 @@ static int report_to_pb(struct enc *e, const struct ms_report *rep)
 	r->has_mono_us = r->has_reason = 1;
 	r->mono_us = rep->mono_us;
 	r->reason = rep->reason;
+	/* Refuse what the peer would refuse, rather than send it. */
+	if (rep->has_psi && !(rep->psi.present & MS_PSI_SOME))
+		return -EINVAL;
 	if (rep->has_psi) {
 		memshare__psi__init(&e->r.psi);
 		if (rep->psi.present & MS_PSI_SOME) {
@@ -155,6 +158,11 @@ static int report_to_pb(struct enc *e, const struct ms_report *rep)
 
 		if (nn > MS_MAX_NODES)
 			return -EMSGSIZE;
+		if (s->source != MS_LRU_SOURCE_MGLRU && s->source != MS_LRU_SOURCE_CLASSIC)
+			return -EINVAL;
+		for (size_t i = 0; i < nn; i++)
+			if (s->nodes[i].nr_bins > MS_LRU_MAX_BINS)
+				return -EINVAL;
 		memshare__lru_summary__init(&e->r.lru);
 		e->r.lru.has_source = 1;
 		e->r.lru.source = s->source == MS_LRU_SOURCE_MGLRU ? MEMSHARE__LRU_SOURCE__LRU_SOURCE_MGLRU
@@ -171,7 +179,7 @@ static int report_to_pb(struct enc *e, const struct ms_report *rep)
 		for (size_t i = 0; i < nn; i++) {
 			const struct ms_lru_node *n = &s->nodes[i];
 			Memshare__LruNode *pn = &e->r.nodes[i];
-			uint32_t nb = MS_MIN(n->nr_bins, (uint32_t)MS_LRU_MAX_BINS);
+			uint32_t nb = n->nr_bins;
 
 			memshare__lru_node__init(pn);
 			pn->has_node = 1;
@@ -290,7 +298,8 @@ static int body_to_pb(struct enc *e, const struct ms_msg *m)
 	case MS_MSG_ERROR:
 		memshare__error__init(&e->b.error);
 		e->b.error.has_code = 1;
-		e->b.error.code = (uint32_t)m->u.error.code;
+		/* errno codes are positive on the wire; accept -EFOO too. */
+		e->b.error.code = (uint32_t)(m->u.error.code < 0 ? -m->u.error.code : m->u.error.code);
 		e->b.error.message = (char *)m->u.error.message;
 		env->body_case = MEMSHARE__ENVELOPE__BODY_ERROR;
 		env->error = &e->b.error;

@@ -39,11 +39,18 @@ int ms_read_fd(int fd, char **out, size_t *len_out, size_t max)
 		if (cap - len < 2) {
 			char *nbuf;
 
-			if (cap >= max) {
+			/* Room for max bytes plus the NUL; a full buffer is
+			 * only too small if the file goes on. */
+			if (cap > max) {
+				char c;
+				ssize_t k = pread(fd, &c, 1, (off_t)len);
+
+				if (k == 0)
+					break;
 				free(buf);
-				return -EFBIG;
+				return k < 0 ? -errno : -EFBIG;
 			}
-			cap = MS_MIN(cap * 2, max);
+			cap = MS_MIN(cap * 2, max + 1);
 			nbuf = realloc(buf, cap);
 			if (!nbuf) {
 				free(buf);

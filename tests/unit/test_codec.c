@@ -632,8 +632,40 @@ START_TEST(test_encode_invalid)
 	m.u.welcome.nr_bin_edges = MS_LRU_MAX_BINS;
 	ck_assert_int_eq(ms_msg_encode(&m, MS_FRAME_DEFAULT_MAX_BYTES, &buf, &len), -EINVAL);
 	ck_assert_int_eq(ms_msg_encode(NULL, MS_FRAME_DEFAULT_MAX_BYTES, &buf, &len), -EINVAL);
+
+	/* Reports the peer would refuse are refused here instead. */
+	{
+		static const int32_t ids[] = { 0 };
+
+		msg_init(&m, MS_MSG_REPORT);
+		m.u.report.mono_us = 1;
+		set_all_unknown(&m.u.report.meminfo, sizeof(m.u.report.meminfo));
+		set_all_unknown(&m.u.report.vmstat, sizeof(m.u.report.vmstat));
+		m.u.report.meminfo.total_bytes = 1 << 30;
+		m.u.report.has_psi = true;
+		m.u.report.psi.present = MS_PSI_FULL;      /* "full" without "some" */
+		ck_assert_int_eq(ms_msg_encode(&m, MS_FRAME_DEFAULT_MAX_BYTES, &buf, &len), -EINVAL);
+		m.u.report.has_psi = false;
+		m.u.report.lru = make_lru(MS_LRU_SOURCE_AUTO, ids, 1, 2);
+		ck_assert_int_eq(ms_msg_encode(&m, MS_FRAME_DEFAULT_MAX_BYTES, &buf, &len), -EINVAL);
+		m.u.report.lru->source = MS_LRU_SOURCE_MGLRU;
+		m.u.report.lru->nodes[0].nr_bins = MS_LRU_MAX_BINS + 1;
+		ck_assert_int_eq(ms_msg_encode(&m, MS_FRAME_DEFAULT_MAX_BYTES, &buf, &len), -EINVAL);
+		free(m.u.report.lru);
+	}
 	ck_assert_ptr_eq(buf, (uint8_t *)&m);
 	ck_assert_uint_eq(len, 12345);
+
+	/* A negative errno in Error is sent as the positive code. */
+	{
+		struct ms_msg out;
+
+		msg_init(&m, MS_MSG_ERROR);
+		m.u.error.code = -EPROTONOSUPPORT;
+		roundtrip(&m, &out);
+		ck_assert_int_eq(out.u.error.code, EPROTONOSUPPORT);
+		ms_msg_clear(&out);
+	}
 
 	ck_assert_str_eq(ms_msg_type_name(MS_MSG_HELLO), "Hello");
 	ck_assert_str_eq(ms_msg_type_name(MS_MSG_UNKNOWN), "unknown");

@@ -396,6 +396,10 @@ START_TEST(summary_61_memcg_bad)
 		{ "../vm-a", -EINVAL },
 		{ "vm-a/..", -EINVAL },
 		{ "vm-a/../vm-b", -EINVAL },
+		{ ".", -EINVAL },             /* lru_gen prints canonical paths only */
+		{ "./vm-a", -EINVAL },
+		{ "vm-a/.", -EINVAL },
+		{ "vm-a//x", -EINVAL },
 	};
 	struct ms_ctx *ctx = new_ctx(G61);
 

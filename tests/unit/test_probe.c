@@ -560,6 +560,23 @@ START_TEST(psi_trigger_sysroot)
 	ck_assert_int_eq(ms_psi_trigger_open(ctx, "vm-x", MS_PSI_KIND_SOME, 150000, 2000000),
 			 -ENOENT);
 	ms_ctx_free(ctx);
+
+	/* A captured tree has pressure files, but they are plain files: a
+	 * trigger there is refused and the capture is left untouched. */
+	copy_fixture(root, "proc/pressure/memory", "linux-6.1-guest/proc/pressure/memory");
+	ctx = new_ctx(root);
+	ck_assert_int_eq(ms_psi_trigger_open(ctx, NULL, MS_PSI_KIND_SOME, 150000, 2000000),
+			 -EOPNOTSUPP);
+	ck_assert_ptr_nonnull(strstr(last_log, "not procfs or cgroup2"));
+	ms_ctx_free(ctx);
+	{
+		struct ms_psi psi;
+
+		ctx = new_ctx(root);
+		ck_assert_int_eq(ms_psi_read(ctx, NULL, &psi), 0);
+		ck_assert_uint_eq(psi.some.total_us, 6035076);
+		ms_ctx_free(ctx);
+	}
 }
 END_TEST
 
@@ -1118,6 +1135,44 @@ END_TEST
 
 /* ---- NUMA --------------------------------------------------------------- */
 
+/* A capture from a 64 KiB-page machine: page counts scale with the option. */
+START_TEST(vmstat_page_size_option)
+{
+	char root[4096];
+	struct ms_vmstat vs;
+	struct ms_ctx *ctx = NULL;
+
+	snprintf(root, sizeof(root), "%s/linux-6.1-guest", MS_FIXTURES_DIR);
+	{
+		MS_OPTS(ms_ctx_opts, o, .sysroot = root, .page_size_bytes = 65536);
+
+		ck_assert_int_eq(ms_ctx_new(&ctx, &o), 0);
+	}
+	ck_assert_uint_eq(ms_ctx_get_page_size(ctx), 65536);
+	ck_assert_int_eq(ms_vmstat_read(ctx, &vs), 0);
+	/* 6.1 main capture: pgmajfault is an event count, not scaled. */
+	ck_assert_uint_eq(vs.pgscan_bytes, 0);
+	ms_ctx_free(ctx);
+	{
+		MS_OPTS(ms_ctx_opts, o, .sysroot = root, .page_size_bytes = 3000);
+
+		ctx = NULL;
+		ck_assert_int_eq(ms_ctx_new(&ctx, &o), -EINVAL);
+		ck_assert_ptr_null(ctx);
+	}
+	{
+		const char *buf = "workingset_refault_anon 3\nworkingset_refault_file 5\n";
+		MS_OPTS(ms_ctx_opts, o, .sysroot = root, .page_size_bytes = 65536);
+
+		ck_assert_int_eq(ms_ctx_new(&ctx, &o), 0);
+		ck_assert_int_eq(ms_vmstat_parse(ctx, buf, strlen(buf), &vs), 0);
+		ck_assert_uint_eq(vs.refault_bytes, 8 * 65536);
+		ck_assert_uint_eq(vs.refault_anon_bytes, 3 * 65536);
+		ms_ctx_free(ctx);
+	}
+}
+END_TEST
+
 START_TEST(numa_read_fixtures)
 {
 	struct ms_numa_node *nodes = NULL;
@@ -1512,6 +1567,7 @@ static Suite *probe_suite(void)
 	tcase_add_test(tc, vmstat_parse_bad);
 	tcase_add_test(tc, vmstat_range_in_bytes);
 	tcase_add_test(tc, vmstat_read_tree);
+	tcase_add_test(tc, vmstat_page_size_option);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("numa");
