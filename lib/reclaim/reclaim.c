@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <memshare/probe.h>
 #include <memshare/reclaim.h>
@@ -54,8 +55,9 @@ MS_EXPORT int ms_reclaim_kinds_parse(const char *text)
 		else
 			return -EINVAL;
 		p += n;
-		if (*p == ',')
-			p++;
+		/* A trailing comma is an empty item, like ",file" or "a,,b". */
+		if (*p == ',' && !*++p)
+			return -EINVAL;
 	}
 	return kinds;
 }
@@ -82,7 +84,7 @@ static int read_memcg_counters(struct ms_ctx *ctx, const char *memcg, struct mem
 		return r;
 	r = ms_read_file(ctx, path, &buf, &len, 1 << 20);
 	if (r < 0) {
-		ms_err(ctx, "%s/%s: %s", ctx->sysroot, path, strerror(-r));
+		ms_err(ctx, "%s/%s: %s", ctx->log_root, path, strerror(-r));
 		return r;
 	}
 	c->file = c->anon = c->slab = MS_UNKNOWN;
@@ -175,13 +177,13 @@ MS_EXPORT int ms_reclaim_memcg(struct ms_ctx *ctx, const struct ms_reclaim_opts 
 		goto fail;
 	if (!ms_path_exists(ctx, dir)) {
 		ms_err(ctx, "memory.reclaim: no cgroup %s under %s/sys/fs/cgroup",
-		       memcg ? memcg : "/", ctx->sysroot);
+		       memcg ? memcg : "/", ctx->log_root);
 		r = -ENOENT;
 		goto fail;
 	}
 	if (!ms_path_exists(ctx, path)) {
 		ms_err(ctx, "memory.reclaim: %s/%s is missing (needs cgroup v2 with the memory "
-		       "controller, Linux 5.19+)", ctx->sysroot, path);
+		       "controller, Linux 5.19+)", ctx->log_root, path);
 		r = -EOPNOTSUPP;
 		goto fail;
 	}
@@ -207,7 +209,7 @@ MS_EXPORT int ms_reclaim_memcg(struct ms_ctx *ctx, const struct ms_reclaim_opts 
 		}
 		if (r < 0) {
 			if (r != -EOPNOTSUPP)
-				ms_err(ctx, "%s/%s: %s", ctx->sysroot, path, strerror(-r));
+				ms_err(ctx, "%s/%s: %s", ctx->log_root, path, strerror(-r));
 			res->duration_us = ms_now_us() - start;
 			goto fail;
 		}
@@ -228,15 +230,73 @@ fail:
 	return r;
 }
 
+/*
+ * /proc/meminfo sums the global counters without the per-CPU deltas, which
+ * are folded in only every vm.stat_interval (1 s).  Writing
+ * /proc/sys/vm/stat_refresh (4.4+, root) folds them now.  Best effort: it
+ * is absent in captured trees and old kernels.
+ */
+static void vmstat_refresh(struct ms_ctx *ctx)
+{
+	int r = ms_write_file(ctx, "proc/sys/vm/stat_refresh", "1");
+
+	if (r < 0 && r != -ENOENT)
+		ms_dbg(ctx, "%s/proc/sys/vm/stat_refresh: %s", ctx->log_root, strerror(-r));
+}
+
+/*
+ * Dentries and inodes are freed after an RCU grace period (call_rcu), so
+ * SReclaimable falls only some ms after drop_caches returns (5-20 ms on an
+ * idle 2-CPU VM running 6.18; read at once it has not moved).  On the
+ * running system, sample it every SLAB_SETTLE_STEP_US until it has not
+ * fallen for SLAB_SETTLE_STABLE samples, for at most SLAB_SETTLE_MAX_US,
+ * and keep the lowest.
+ */
+#define SLAB_SETTLE_STEP_US 5000u
+#define SLAB_SETTLE_STABLE 4
+#define SLAB_SETTLE_MAX_US 200000u
+
+static int read_sreclaimable_settled(struct ms_ctx *ctx, uint64_t *out)
+{
+	struct ms_meminfo mi;
+	uint64_t start = ms_now_us(), low;
+	int r, stable = 0;
+
+	vmstat_refresh(ctx);
+	r = ms_meminfo_read(ctx, &mi);
+	if (r < 0)
+		return r;
+	low = mi.sreclaimable_bytes;
+	while (ctx->is_live && low != MS_UNKNOWN && stable < SLAB_SETTLE_STABLE &&
+	       ms_now_us() - start < SLAB_SETTLE_MAX_US) {
+		struct timespec ts = { .tv_nsec = SLAB_SETTLE_STEP_US * 1000l };
+
+		nanosleep(&ts, NULL);
+		vmstat_refresh(ctx);
+		r = ms_meminfo_read(ctx, &mi);
+		if (r < 0)
+			return r;
+		if (mi.sreclaimable_bytes < low) {
+			low = mi.sreclaimable_bytes;
+			stable = 0;
+		} else {
+			stable++;
+		}
+	}
+	*out = low;
+	return 0;
+}
+
 MS_EXPORT int ms_reclaim_slab(struct ms_ctx *ctx, struct ms_reclaim_result *res)
 {
-	struct ms_meminfo before, after;
-	uint64_t start;
+	struct ms_meminfo before;
+	uint64_t start, after;
 	int r;
 
 	if (!ctx || !res)
 		return -EINVAL;
 	result_init(res, 0);
+	vmstat_refresh(ctx);
 	r = ms_meminfo_read(ctx, &before);
 	if (r < 0)
 		goto out;
@@ -244,15 +304,15 @@ MS_EXPORT int ms_reclaim_slab(struct ms_ctx *ctx, struct ms_reclaim_result *res)
 	r = ms_write_file(ctx, "proc/sys/vm/drop_caches", "2");
 	res->duration_us = ms_now_us() - start;
 	if (r < 0) {
-		ms_err(ctx, "%s/proc/sys/vm/drop_caches: %s%s", ctx->sysroot, strerror(-r),
+		ms_err(ctx, "%s/proc/sys/vm/drop_caches: %s%s", ctx->log_root, strerror(-r),
 		       r == -EACCES || r == -EPERM ? " (needs CAP_SYS_ADMIN)" : "");
 		goto out;
 	}
 	res->method = 1u << MS_RECLAIM_METHOD_DROP_SLAB;
-	r = ms_meminfo_read(ctx, &after);
+	r = read_sreclaimable_settled(ctx, &after);
 	if (r < 0)
 		goto out;
-	res->freed_slab_bytes = drop(before.sreclaimable_bytes, after.sreclaimable_bytes);
+	res->freed_slab_bytes = drop(before.sreclaimable_bytes, after);
 	result_sum(res);
 out:
 	res->status = r;

@@ -66,7 +66,7 @@ void ms_conn_close(struct ms_conn *c)
 	ms_frame_decoder_release(&c->dec);
 	free(c->out);
 	c->out = NULL;
-	c->out_len = c->out_off = 0;
+	c->out_cap = c->out_len = c->out_off = 0;
 }
 
 int ms_conn_connect_result(struct ms_conn *c)
@@ -124,12 +124,20 @@ int ms_conn_send(struct ms_conn *c, struct ms_msg *m, uint32_t max_frame)
 		c->out_off = 0;
 		c->out_len = held;
 	}
-	nb = realloc(c->out, held + len);
-	if (!nb) {
-		free(frame);
-		return -ENOMEM;
+	if (held + len > c->out_cap) {
+		/* Geometric growth: one realloc per message would copy the
+		 * whole queue each time with allocators that always move. */
+		size_t cap = MS_MIN(MS_MAX(MS_MAX(c->out_cap * 2, (size_t)4096), held + len),
+				    (size_t)MS_CONN_OUT_MAX_BYTES);
+
+		nb = realloc(c->out, cap);
+		if (!nb) {
+			free(frame);
+			return -ENOMEM;
+		}
+		c->out = nb;
+		c->out_cap = cap;
 	}
-	c->out = nb;
 	memcpy(c->out + held, frame, len);
 	c->out_len = held + len;
 	free(frame);

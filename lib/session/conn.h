@@ -33,6 +33,7 @@ struct ms_conn {
 	struct ms_watch watch;
 	struct ms_frame_decoder dec;
 	uint8_t *out;
+	size_t out_cap;     /* allocated; grows geometrically */
 	size_t out_len;
 	size_t out_off;
 	bool epollout;      /* EPOLLOUT currently requested */

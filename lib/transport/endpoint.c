@@ -98,10 +98,12 @@ static socklen_t vsock_addr(const struct ms_endpoint *ep, struct sockaddr_vm *sa
 	return sizeof(*sa);
 }
 
-/* Is someone listening on this unix path?  Used to replace stale files. */
+/* Is someone listening on this unix path?  Used to replace stale files.
+ * Non-blocking: a live listener with a full backlog (a hung daemon) must
+ * answer EAGAIN ("in use"), not block us. */
 static bool unix_in_use(const struct sockaddr_un *sa, socklen_t len)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	bool used;
 
 	if (fd < 0)
