@@ -22,8 +22,6 @@
 #include "control.h"
 #include "msjson.h"
 
-#define RECLAIM_REPLY_GRACE_MS 30000u
-
 /* What hostd adds to each guest: rates and the last reclaim outcome. */
 struct guest_extra {
 	struct guest_extra *next;
@@ -41,7 +39,6 @@ struct pending_reclaim {
 	uint64_t guest_id;
 	uint64_t client_id;
 	uint64_t sent_us;
-	uint64_t expires_us;
 };
 
 struct hostd {
@@ -294,7 +291,6 @@ static void cmd_reclaim(struct hostd *d, uint64_t client, json_object *req)
 	p->guest_id = gid;
 	p->client_id = client;
 	p->sent_us = now_us();
-	p->expires_us = p->sent_us + ((uint64_t)rr.deadline_ms + RECLAIM_REPLY_GRACE_MS) * 1000u;
 	p->next = d->pending;
 	d->pending = p;
 }
@@ -315,32 +311,10 @@ static void on_control(struct control *ctl, uint64_t client, json_object *req, v
 				    "unknown command '%s' (status, reclaim)", cmd);
 }
 
-static void expire_pending(struct hostd *d)
-{
-	uint64_t now = now_us();
-
-	for (struct pending_reclaim *p = d->pending, *next; p; p = next) {
-		next = p->next;
-		if (now >= p->expires_us) {
-			control_reply_error(d->ctl, p->client_id, ETIMEDOUT,
-					    "guest %" PRIu64 " did not answer reclaim request %" PRIu64,
-					    p->guest_id, p->reclaim_id);
-			pending_remove(d, p);
-		}
-	}
-}
-
 static int poll_timeout_ms(struct hostd *d)
 {
 	int64_t t = ms_host_get_timeout_us(d->host);
-	uint64_t now = now_us();
 
-	for (struct pending_reclaim *p = d->pending; p; p = p->next) {
-		int64_t left = p->expires_us > now ? (int64_t)(p->expires_us - now) : 0;
-
-		if (t < 0 || left < t)
-			t = left;
-	}
 	return t < 0 ? -1 : (int)((t + 999) / 1000);
 }
 
@@ -484,7 +458,6 @@ int main(int argc, char **argv)
 		r = control_process(d.ctl);
 		if (r < 0)
 			break;
-		expire_pending(&d);
 	}
 	close(sfd);
 out:

@@ -62,6 +62,9 @@ struct ms_guest_opts {
 	uint32_t max_frame_bytes;
 	ms_guest_event_fn event_fn;
 	void *userdata;
+	/* Give up on a connection (and retry with backoff) when no Welcome
+	 * arrived this many ms after the connect started; 0 = 5000. */
+	uint32_t welcome_timeout_ms;
 	size_t :0;
 };
 

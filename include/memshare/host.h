@@ -43,7 +43,12 @@ struct ms_host_event {
 	int err;                                /* GUEST_GONE: negative errno or 0 */
 };
 
-/* Event callback; pointers in @ev are valid only during the call. */
+/*
+ * Event callback; pointers in @ev are valid only during the call.  Events
+ * come from ms_host_process(), except GUEST_GONE, which ms_host_reclaim()
+ * (the guest's queue overflowed) and ms_host_disconnect() may also raise
+ * before they return.
+ */
 typedef void (*ms_host_event_fn)(struct ms_host *host, const struct ms_host_event *ev,
 				 void *userdata);
 
@@ -67,6 +72,10 @@ struct ms_host_opts {
 	uint32_t max_guests;
 	ms_host_event_fn event_fn;
 	void *userdata;
+	/* A reclaim request unanswered this many ms after its own deadline
+	 * (deadline_ms, 0 if none) completes with status -ETIMEDOUT; the
+	 * guest's late answer is then dropped.  0 = 60000. */
+	uint32_t reclaim_timeout_ms;
 	size_t :0;
 };
 
@@ -138,11 +147,12 @@ uint64_t ms_host_find_guest(struct ms_host *host, const char *name);
 /*
  * ms_host_reclaim - send a ReclaimRequest.  @req->id is ignored; the
  * host assigns one, returned in @id_out (if not NULL).  The reply arrives
- * as MS_HOST_EVENT_RECLAIM_REPLY; a guest that goes away first gives
- * GUEST_GONE instead.
+ * as MS_HOST_EVENT_RECLAIM_REPLY: the guest's, or one with status
+ * -ETIMEDOUT made by the host after deadline_ms + reclaim_timeout_ms.  A
+ * guest that goes away first gives GUEST_GONE instead.
  * Returns 0, -ENOENT (no such guest), -EBUSY (a request is pending on
- * this guest: one at a time), -EINVAL (0 bytes and no SLAB kind, or
- * unknown kinds), -ENOBUFS (guest not reading).
+ * this guest: one at a time), -EINVAL (no kinds, unknown kinds, or FILE /
+ * ANON with 0 bytes), -ENOBUFS (guest not reading: it is dropped).
  */
 int ms_host_reclaim(struct ms_host *host, uint64_t guest_id,
 		    const struct ms_reclaim_request *req, uint64_t *id_out);

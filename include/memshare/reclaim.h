@@ -87,10 +87,16 @@ int ms_reclaim_memcg(struct ms_ctx *ctx, const struct ms_reclaim_opts *opts,
 /*
  * ms_reclaim_slab - write 2 to /proc/sys/vm/drop_caches: free unused
  * dentries and inodes (reclaimable slab) system-wide.  Page cache is not
- * touched.  Measured by /proc/meminfo SReclaimable before and after.
+ * touched.  Measured by /proc/meminfo SReclaimable before and after, each
+ * read after writing /proc/sys/vm/stat_refresh (per-CPU counter deltas
+ * are otherwise folded in only every second).  Dentries and inodes are
+ * freed after an RCU grace period, so on the running system the "after"
+ * figure is sampled every 5 ms until it stops falling (at most 200 ms more
+ * than the drop itself, which duration_us measures).
  *
- * Returns 0, or -EACCES/-EPERM (needs CAP_SYS_ADMIN), -ENOENT (no
- * drop_caches), or an ms_meminfo_read() error.  result->status mirrors it.
+ * Returns 0, or -EACCES/-EPERM (needs CAP_SYS_ADMIN), -EOPNOTSUPP (no
+ * drop_caches sysctl), or an ms_meminfo_read() error.  result->status
+ * mirrors it.
  */
 int ms_reclaim_slab(struct ms_ctx *ctx, struct ms_reclaim_result *result);
 

@@ -305,7 +305,11 @@ MS_EXPORT int ms_reclaim_slab(struct ms_ctx *ctx, struct ms_reclaim_result *res)
 	res->duration_us = ms_now_us() - start;
 	if (r < 0) {
 		ms_err(ctx, "%s/proc/sys/vm/drop_caches: %s%s", ctx->log_root, strerror(-r),
-		       r == -EACCES || r == -EPERM ? " (needs CAP_SYS_ADMIN)" : "");
+		       r == -EACCES || r == -EPERM ? " (needs CAP_SYS_ADMIN)" :
+		       r == -ENOENT ? ": slab reclaim is not possible here (no sysctl)" : "");
+		/* No drop_caches: this machine cannot reclaim slab. */
+		if (r == -ENOENT)
+			r = -EOPNOTSUPP;
 		goto out;
 	}
 	res->method = 1u << MS_RECLAIM_METHOD_DROP_SLAB;

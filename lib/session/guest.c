@@ -44,6 +44,8 @@ struct ms_guest {
 	uint32_t reconnect_max_ms;
 	uint32_t backoff_ms;
 	uint64_t next_connect_us;
+	uint64_t welcome_deadline_us;
+	uint32_t welcome_timeout_ms;
 	uint64_t next_report_us;
 	uint32_t max_frame;
 	uint64_t rng;
@@ -122,6 +124,7 @@ static void try_connect(struct ms_guest *g)
 	bool in_progress;
 	int fd, r;
 
+	g->welcome_deadline_us = ms_now_us() + (uint64_t)g->welcome_timeout_ms * 1000u;
 	fd = ms_endpoint_connect(&g->ep, &in_progress);
 	if (fd < 0) {
 		disconnect(g, fd, strerror(-fd));
@@ -408,6 +411,9 @@ MS_EXPORT int ms_guest_new(struct ms_guest **out, const struct ms_guest_opts *op
 	g->max_frame = MS_OPTS_GET(opts, ms_guest_opts, max_frame_bytes, 0);
 	if (!g->max_frame)
 		g->max_frame = MS_FRAME_DEFAULT_MAX_BYTES;
+	g->welcome_timeout_ms = MS_OPTS_GET(opts, ms_guest_opts, welcome_timeout_ms, 0);
+	if (!g->welcome_timeout_ms)
+		g->welcome_timeout_ms = 5000;
 	g->event_fn = MS_OPTS_GET(opts, ms_guest_opts, event_fn, NULL);
 	g->userdata = MS_OPTS_GET(opts, ms_guest_opts, userdata, NULL);
 	memcg = MS_OPTS_GET(opts, ms_guest_opts, reclaim_memcg, NULL);
@@ -479,7 +485,7 @@ MS_EXPORT int64_t ms_guest_get_timeout_us(struct ms_guest *g)
 	else if (g->state == G_READY)
 		due = g->next_report_us;
 	else
-		return -1;
+		due = g->welcome_deadline_us;   /* CONNECTING, HELLO_SENT */
 	return due <= now ? 0 : (int64_t)(due - now);
 }
 
@@ -521,6 +527,13 @@ MS_EXPORT int ms_guest_process(struct ms_guest *g)
 		}
 		if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			conn_readable(g);
+	}
+	if ((g->state == G_CONNECTING || g->state == G_HELLO_SENT) &&
+	    ms_now_us() >= g->welcome_deadline_us) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "no Welcome within %u ms", g->welcome_timeout_ms);
+		disconnect(g, -ETIMEDOUT, why);
 	}
 	if (g->state == G_READY && ms_now_us() >= g->next_report_us)
 		send_report(g, MS_REPORT_PERIODIC);

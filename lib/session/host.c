@@ -40,6 +40,9 @@ struct host_guest {
 	uint64_t last_report_us;
 	bool reclaim_pending;
 	uint64_t reclaim_id;
+	uint64_t reclaim_requested_bytes;
+	uint64_t reclaim_deadline_us;  /* when the host gives up waiting */
+	uint64_t expired_reclaim_id;   /* timed out: a late answer is dropped */
 	char gone_reason[160];
 	int gone_err;
 };
@@ -65,6 +68,7 @@ struct ms_host {
 	uint32_t max_frame;
 	uint32_t hello_timeout_ms;
 	uint32_t max_guests;
+	uint32_t reclaim_timeout_ms;
 	ms_host_event_fn event_fn;
 	void *userdata;
 };
@@ -220,6 +224,14 @@ static void on_message(struct ms_host *h, struct host_guest *g, struct ms_msg *m
 	case MS_MSG_RECLAIM_RESULT: {
 		struct ms_host_event ev = { .type = MS_HOST_EVENT_RECLAIM_REPLY };
 
+		if (!g->reclaim_pending && g->expired_reclaim_id &&
+		    m->u.reclaim_result.id == g->expired_reclaim_id) {
+			ms_info(h->ctx, "guest %llu '%s': answer to reclaim request %llu came after "
+				"the host gave up; dropped", (unsigned long long)g->id,
+				g->hello.guest_name, (unsigned long long)g->expired_reclaim_id);
+			g->expired_reclaim_id = 0;
+			return;
+		}
 		if (!g->reclaim_pending || m->u.reclaim_result.id != g->reclaim_id) {
 			guest_kill(h, g, -EPROTO, "ReclaimResult for request %llu that is not pending",
 				   (unsigned long long)m->u.reclaim_result.id);
@@ -396,6 +408,9 @@ MS_EXPORT int ms_host_new(struct ms_host **out, const struct ms_host_opts *opts)
 	h->max_guests = MS_OPTS_GET(opts, ms_host_opts, max_guests, 0);
 	if (!h->max_guests)
 		h->max_guests = 1024;
+	h->reclaim_timeout_ms = MS_OPTS_GET(opts, ms_host_opts, reclaim_timeout_ms, 0);
+	if (!h->reclaim_timeout_ms)
+		h->reclaim_timeout_ms = 60000;
 	h->event_fn = MS_OPTS_GET(opts, ms_host_opts, event_fn, NULL);
 	h->userdata = MS_OPTS_GET(opts, ms_host_opts, userdata, NULL);
 	edges = MS_OPTS_GET(opts, ms_host_opts, bin_edges_ms, NULL);
@@ -470,12 +485,31 @@ MS_EXPORT int64_t ms_host_get_timeout_us(struct ms_host *h)
 
 	if (!h)
 		return -1;
-	for (struct host_guest *g = h->guests; g; g = g->next)
+	for (struct host_guest *g = h->guests; g; g = g->next) {
 		if (g->state == GUEST_AWAIT_HELLO && g->hello_deadline_us < best)
 			best = g->hello_deadline_us;
+		if (g->state == GUEST_READY && g->reclaim_pending && g->reclaim_deadline_us < best)
+			best = g->reclaim_deadline_us;
+	}
 	if (best == UINT64_MAX)
 		return -1;
 	return best <= now ? 0 : (int64_t)(best - now);
+}
+
+/* The guest did not answer in time: complete the request with -ETIMEDOUT. */
+static void reclaim_expire(struct ms_host *h, struct host_guest *g)
+{
+	struct ms_host_event ev = { .type = MS_HOST_EVENT_RECLAIM_REPLY };
+	struct ms_reclaim_reply reply = { .id = g->reclaim_id };
+
+	ms_warn(h->ctx, "guest %llu '%s': no answer to reclaim request %llu in time",
+		(unsigned long long)g->id, g->hello.guest_name, (unsigned long long)g->reclaim_id);
+	reply.result.status = -ETIMEDOUT;
+	reply.result.requested_bytes = g->reclaim_requested_bytes;
+	g->reclaim_pending = false;
+	g->expired_reclaim_id = g->reclaim_id;
+	ev.reply = &reply;
+	emit(h, g, &ev);
 }
 
 MS_EXPORT int ms_host_process(struct ms_host *h)
@@ -517,9 +551,12 @@ MS_EXPORT int ms_host_process(struct ms_host *h)
 		}
 	}
 	now = ms_now_us();
-	for (struct host_guest *g = h->guests; g; g = g->next)
+	for (struct host_guest *g = h->guests; g; g = g->next) {
 		if (g->state == GUEST_AWAIT_HELLO && now >= g->hello_deadline_us)
 			guest_kill(h, g, -ETIMEDOUT, "no Hello within %u ms", h->hello_timeout_ms);
+		if (g->state == GUEST_READY && g->reclaim_pending && now >= g->reclaim_deadline_us)
+			reclaim_expire(h, g);
+	}
 	reap(h);
 	return 0;
 }
@@ -597,7 +634,7 @@ MS_EXPORT int ms_host_reclaim(struct ms_host *h, uint64_t id, const struct ms_re
 	if (!h || !req)
 		return -EINVAL;
 	if (!req->kinds || (req->kinds & ~MS_RECLAIM_ALL_KINDS) ||
-	    (req->bytes == 0 && !(req->kinds & MS_RECLAIM_SLAB)))
+	    (req->bytes == 0 && (req->kinds & (MS_RECLAIM_FILE | MS_RECLAIM_ANON))))
 		return -EINVAL;
 	g = find_ready(h, id);
 	if (!g)
@@ -611,6 +648,9 @@ MS_EXPORT int ms_host_reclaim(struct ms_host *h, uint64_t id, const struct ms_re
 		return r == -ENOBUFS ? r : -ENOTCONN;
 	g->reclaim_pending = true;
 	g->reclaim_id = m.u.reclaim_request.id;
+	g->reclaim_requested_bytes = req->bytes;
+	g->reclaim_deadline_us = ms_now_us() +
+		((uint64_t)req->deadline_ms + h->reclaim_timeout_ms) * 1000u;
 	if (id_out)
 		*id_out = g->reclaim_id;
 	return 0;

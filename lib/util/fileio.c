@@ -95,7 +95,9 @@ int ms_write_file(struct ms_ctx *ctx, const char *path, const char *data)
 	ssize_t n;
 	int fd;
 
-	fd = ms_openat(ctx, path, O_WRONLY);
+	/* O_TRUNC is a no-op on kernel files and keeps plain-file stand-ins
+	 * (captured trees, tests) holding exactly what was written last. */
+	fd = ms_openat(ctx, path, O_WRONLY | O_TRUNC);
 	if (fd < 0)
 		return fd;
 	do

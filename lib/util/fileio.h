@@ -24,7 +24,7 @@ int ms_read_file(struct ms_ctx *ctx, const char *path, char **out, size_t *len_o
 /* Read from an open fd (from offset 0 with pread), same contract. */
 int ms_read_fd(int fd, char **out, size_t *len_out, size_t max);
 
-/* One write(2) of @data to @path (O_WRONLY, no O_CREAT).  0 or -errno. */
+/* One write(2) of @data to @path (O_WRONLY|O_TRUNC, no O_CREAT).  0 or -errno. */
 int ms_write_file(struct ms_ctx *ctx, const char *path, const char *data);
 
 /* Join a cgroup v2 path ("", "/", "a/b", "/a/b") and a file name into

@@ -1538,6 +1538,107 @@ START_TEST(guest_unknown_from_host)
 }
 END_TEST
 
+/* A host that accepts but never says Welcome: the guest gives up after
+ * welcome_timeout_ms and tries again, instead of waiting forever. */
+START_TEST(guest_welcome_timeout)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	MS_OPTS(ms_guest_opts, o, .ctx = W.gctx, .connect = W.endpoint, .name = "vm-patient",
+		.reconnect_min_ms = 50, .reconnect_max_ms = 50, .welcome_timeout_ms = 300,
+		.event_fn = on_guest_event, .userdata = &W);
+	int lfd, accepted = 0, fds[8];
+	uint64_t start;
+
+	memcpy(sa.sun_path, W.sock, sizeof(W.sock));
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 8), 0);
+	ck_assert_int_eq(ms_guest_new(&W.guest, &o), 0);
+	start = now_us();
+	while (now_us() - start < 1000000 && accepted < 8) {
+		int fd;
+
+		pump_for(10);
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd >= 0)
+			fds[accepted++] = fd;
+		/* While waiting for Welcome the guest has a deadline. */
+		if (!ms_guest_is_connected(W.guest))
+			ck_assert_int_ge(ms_guest_get_timeout_us(W.guest), 0);
+	}
+	/* ~1 s / (300 ms + 50 ms backoff): two or three attempts. */
+	ck_assert_int_ge(accepted, 2);
+	ck_assert_int_le(accepted, 4);
+	ck_assert_uint_ge(W.g_disconnected, 1);
+	ck_assert_str_eq(W.g_disc_reason, "no Welcome within 300 ms");
+	ck_assert_int_eq(W.g_disc_err, -ETIMEDOUT);
+	ck_assert_uint_eq(W.g_connected, 0);
+	for (int i = 0; i < accepted; i++)
+		close(fds[i]);
+	close(lfd);
+}
+END_TEST
+
+/* A guest that never answers a reclaim request: the host completes it with
+ * -ETIMEDOUT after deadline_ms + reclaim_timeout_ms, drops the late answer
+ * without dropping the guest, and takes the next request. */
+START_TEST(reclaim_timeout)
+{
+	MS_OPTS(ms_host_opts, o, .ctx = W.hctx, .listen = W.endpoint, .reclaim_timeout_ms = 200,
+		.event_fn = on_host_event, .userdata = &W);
+	struct ms_reclaim_request req = { .kinds = MS_RECLAIM_FILE, .bytes = 8 * MIB,
+					  .deadline_ms = 100 };
+	struct ms_msg res = { .type = MS_MSG_RECLAIM_RESULT };
+	struct raw *r = raw_new();
+	uint64_t id, rid, rid2, t0;
+	int64_t t;
+
+	reset_host_seen();
+	ck_assert_int_eq(ms_host_new(&W.host, &o), 0);
+	id = raw_ready(r, "vm-mute");
+	t0 = now_us();
+	ck_assert_int_eq(ms_host_reclaim(W.host, id, &req, &rid), 0);
+	ck_assert_int_eq(raw_recv(r, 1000), MS_MSG_RECLAIM_REQUEST);
+	ck_assert_uint_eq(r->msg.u.reclaim_request.id, rid);
+	t = ms_host_get_timeout_us(W.host);
+	ck_assert_int_gt(t, 0);
+	ck_assert_int_le(t, 300000);
+	WAIT_GE(W.h_replies, 1, 2000);
+	ck_assert_uint_ge(now_us() - t0, 300000);
+	ck_assert_uint_eq(W.last_reply.id, rid);
+	ck_assert_int_eq(W.last_reply.result.status, -ETIMEDOUT);
+	ck_assert_uint_eq(W.last_reply.result.requested_bytes, 8 * MIB);
+	ck_assert_uint_eq(W.last_reply.result.freed_bytes, 0);
+	ck_assert(contains(W.hlog, "no answer to reclaim request"));
+
+	/* The late answer is dropped, the guest stays. */
+	res.u.reclaim_result.id = rid;
+	res.u.reclaim_result.result.status = 0;
+	raw_send_msg(r, &res);
+	pump_for(100);
+	ck_assert(!W.seen[id].gone);
+	ck_assert_uint_eq(W.h_replies, 1);
+	ck_assert(contains(W.hlog, "came after the host gave up"));
+
+	/* The next request goes through and its answer is taken. */
+	ck_assert_int_eq(ms_host_reclaim(W.host, id, &req, &rid2), 0);
+	ck_assert_uint_gt(rid2, rid);
+	ck_assert_int_eq(raw_recv(r, 1000), MS_MSG_RECLAIM_REQUEST);
+	res.u.reclaim_result.id = rid2;
+	raw_send_msg(r, &res);
+	WAIT_GE(W.h_replies, 2, 1000);
+	ck_assert_int_eq(W.last_reply.result.status, 0);
+	ck_assert_uint_eq(W.last_reply.id, rid2);
+
+	/* 0 bytes of file: refused before anything is sent. */
+	req.bytes = 0;
+	ck_assert_int_eq(ms_host_reclaim(W.host, id, &req, &rid2), -EINVAL);
+	req.kinds = MS_RECLAIM_SLAB | MS_RECLAIM_FILE;
+	ck_assert_int_eq(ms_host_reclaim(W.host, id, &req, &rid2), -EINVAL);
+}
+END_TEST
+
 /* No common protocol version: Error, then the connection is closed. */
 START_TEST(hostile_version_mismatch)
 {
@@ -1864,6 +1965,8 @@ static Suite *session_suite(void)
 	tcase_add_test(tc, unknown_message_type);
 	tcase_add_test(tc, guest_unknown_from_host);
 	tcase_add_test(tc, hostile_version_mismatch);
+	tcase_add_test(tc, guest_welcome_timeout);
+	tcase_add_test(tc, reclaim_timeout);
 	tcase_add_test(tc, hostile_does_not_read);
 	tcase_add_test(tc, max_guests);
 	suite_add_tcase(s, tc);
