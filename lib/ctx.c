@@ -67,6 +67,15 @@ void ms_log(struct ms_ctx *ctx, int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+MS_EXPORT void ms_ctx_log(struct ms_ctx *ctx, enum ms_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ms_logv(ctx, (int)level, fmt, ap);
+	va_end(ap);
+}
+
 MS_EXPORT int ms_ctx_new(struct ms_ctx **out, const struct ms_ctx_opts *opts)
 {
 	const char *root;

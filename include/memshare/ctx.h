@@ -75,6 +75,14 @@ const char *ms_ctx_get_sysroot(const struct ms_ctx *ctx);
  */
 uint64_t ms_ctx_get_page_size(const struct ms_ctx *ctx);
 
+/*
+ * ms_ctx_log - pass a message to the context's log callback (if its level
+ * is enabled).  For code built on libmemshare (libmemshare-libvirt, agents)
+ * that logs through the same sink.  NULL @ctx is a no-op.
+ */
+void ms_ctx_log(struct ms_ctx *ctx, enum ms_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #ifdef __cplusplus
 }
 #endif
