@@ -22,6 +22,8 @@
 #include "proto/codec.h"
 #include "proto/frame.h"
 
+#include "testutil.h"
+
 #define WHY_SIZE 256
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -2220,11 +2222,5 @@ static Suite *codec_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(codec_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(codec_suite());
 }

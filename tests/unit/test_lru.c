@@ -19,7 +19,6 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,8 @@
 #include <unistd.h>
 
 #include <memshare/lru.h>
+
+#include "testutil.h"
 
 #define G61 MS_FIXTURES_DIR "/linux-6.1-guest"
 #define H618 MS_FIXTURES_DIR "/linux-6.18-host"
@@ -37,136 +38,6 @@
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static char last_log[512];
-static unsigned nr_logs;
-
-static void capture_log(enum ms_log_level level, const char *msg, void *userdata)
-{
-	(void)level;
-	(void)userdata;
-	snprintf(last_log, sizeof(last_log), "%s", msg);
-	nr_logs++;
-}
-
-static struct ms_ctx *new_ctx(const char *sysroot)
-{
-	MS_OPTS(ms_ctx_opts, opts, .sysroot = sysroot, .log_fn = capture_log,
-		.log_level = MS_LOG_DEBUG);
-	struct ms_ctx *ctx = NULL;
-
-	ck_assert_int_eq(ms_ctx_new(&ctx, &opts), 0);
-	ck_assert_ptr_nonnull(ctx);
-	last_log[0] = '\0';
-	nr_logs = 0;
-	return ctx;
-}
-
-static char *slurp(const char *rel, size_t *len)
-{
-	char path[1024];
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", MS_FIXTURES_DIR, rel);
-	f = fopen(path, "re");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	ck_assert_ptr_nonnull(buf);
-	for (;;) {
-		size_t got;
-
-		if (cap - n < 1024) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			ck_assert_ptr_nonnull(buf);
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		if (!got)
-			break;
-		n += got;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
-static char *troot;
-
-static const char *tmp_root(void)
-{
-	ck_assert_ptr_null(troot);
-	troot = strdup("/tmp/ms-test-lru-XXXXXX");
-	ck_assert_ptr_nonnull(troot);
-	ck_assert_ptr_nonnull(mkdtemp(troot));
-	return troot;
-}
-
-static void mkdirs(const char *root, const char *rel)
-{
-	char path[1024];
-	size_t off = strlen(root) + 1;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (char *p = path + off; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s", path);
-		*p = '/';
-	}
-	ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s", path);
-}
-
-static void put_file(const char *root, const char *rel, const char *data, size_t len)
-{
-	char path[1024], *slash;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s", rel);
-	slash = strrchr(path, '/');
-	if (slash) {
-		*slash = '\0';
-		mkdirs(root, path);
-	}
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	f = fopen(path, "we");
-	ck_assert_msg(f != NULL, "create %s: %s", path, strerror(errno));
-	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
-static void put_str(const char *root, const char *rel, const char *data)
-{
-	put_file(root, rel, data, strlen(data));
-}
-
-static void copy_fixture(const char *root, const char *rel, const char *fixture)
-{
-	size_t len;
-	char *buf = slurp(fixture, &len);
-
-	put_file(root, rel, buf, len);
-	free(buf);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void teardown_tmp(void)
-{
-	if (!troot)
-		return;
-	nftw(troot, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(troot);
-	troot = NULL;
-}
 
 static const uint64_t dflt_edges[] = { 5000, 30000, 120000, 600000 };
 
@@ -225,7 +96,7 @@ static void expect_61_default(const struct ms_lru_summary *s, uint64_t ps)
 
 START_TEST(summary_61_auto)
 {
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	uint64_t ps = ms_ctx_get_page_size(ctx);
 	struct ms_lru_summary *s = NULL;
 
@@ -270,7 +141,7 @@ END_TEST
 
 START_TEST(summary_61_custom_edges)
 {
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	uint64_t ps = ms_ctx_get_page_size(ctx);
 	struct ms_lru_summary *s = NULL;
 
@@ -349,7 +220,7 @@ START_TEST(summary_61_memcg)
 	static const uint64_t vmb[][2] = { { 0, 0 }, { 0, 0 }, { 20494, 0 } };
 	static const char *const vma_names[] = { "vm-a", "/vm-a", "vm-a/", "//vm-a//" };
 	static const char *const vmb_names[] = { "/vm-b", "vm-b", "/vm-b/" };
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	uint64_t ps = ms_ctx_get_page_size(ctx);
 	struct ms_lru_summary *s;
 
@@ -401,7 +272,7 @@ START_TEST(summary_61_memcg_bad)
 		{ "vm-a/.", -EINVAL },
 		{ "vm-a//x", -EINVAL },
 	};
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 
 	for (int src = MS_LRU_SOURCE_AUTO; src <= MS_LRU_SOURCE_CLASSIC; src++) {
 		for (size_t i = 0; i < NELEM(cases); i++) {
@@ -421,7 +292,7 @@ END_TEST
 
 START_TEST(summary_61_classic)
 {
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	struct ms_lru_summary *s = NULL;
 
 	{
@@ -483,7 +354,7 @@ END_TEST
 
 START_TEST(summary_618)
 {
-	struct ms_ctx *ctx = new_ctx(H618);
+	struct ms_ctx *ctx = tu_new_ctx(H618);
 	struct ms_lru_summary *s = NULL;
 
 	/* No MGLRU on this kernel: AUTO falls back to the classic lists. */
@@ -515,10 +386,10 @@ START_TEST(summary_618)
 		MS_OPTS(ms_lru_opts, opts, .source = MS_LRU_SOURCE_MGLRU);
 
 		s = NULL;
-		nr_logs = 0;
+		tu_log.nr = 0;
 		ck_assert_int_eq(ms_lru_summary_read(ctx, &opts, &s), -EOPNOTSUPP);
 		ck_assert_ptr_null(s);
-		ck_assert_ptr_nonnull(strstr(last_log, "CONFIG_LRU_GEN"));
+		ck_assert_ptr_nonnull(strstr(tu_log.last, "CONFIG_LRU_GEN"));
 	}
 	{
 		/* cgroup v1: the memory controller's directory exists but has no
@@ -542,19 +413,19 @@ END_TEST
 
 START_TEST(summary_tree_final)
 {
-	const char *root = tmp_root();
+	const char *root = tu_tmp_root("lru");
 	static const uint64_t pages[][2] = { { 0, 0 }, { 11, 0 }, { 21467, 27102 } };
 	struct ms_lru_summary *s = NULL;
 	struct ms_ctx *ctx;
 	uint64_t ps;
 
 	/* The final capture as a sysroot of its own. */
-	copy_fixture(root, "sys/kernel/mm/lru_gen/enabled",
+	tu_copy_fixture(root, "sys/kernel/mm/lru_gen/enabled",
 		     "linux-6.1-guest/sys/kernel/mm/lru_gen/enabled");
-	copy_fixture(root, "sys/kernel/debug/lru_gen", DEBUGFS "lru_gen.final");
-	copy_fixture(root, "sys/devices/system/node/node0/meminfo",
+	tu_copy_fixture(root, "sys/kernel/debug/lru_gen", DEBUGFS "lru_gen.final");
+	tu_copy_fixture(root, "sys/devices/system/node/node0/meminfo",
 		     "linux-6.1-guest/sys/devices/system/node/node0/meminfo.final");
-	ctx = new_ctx(root);
+	ctx = tu_new_ctx(root);
 	ps = ms_ctx_get_page_size(ctx);
 	ck_assert_int_eq(ms_lru_summary_read(ctx, NULL, &s), 0);
 	ck_assert_int_eq(s->source, MS_LRU_SOURCE_MGLRU);
@@ -570,7 +441,7 @@ START_TEST(summary_tree_final)
 
 		s = NULL;
 		ck_assert_int_eq(ms_lru_summary_read(ctx, &opts, &s), -ENOENT);
-		mkdirs(root, "sys/fs/cgroup/vm-a");
+		tu_mkdirs(root, "sys/fs/cgroup/vm-a");
 		ck_assert_int_eq(ms_lru_summary_read(ctx, &opts, &s), 0);
 		/* vm-a final: gens 2-4 at 39916/31224 ms: 0+2+14 anon,
 		 * 14723+7128+5120 file; no numa_stat here, so no extras. */
@@ -585,20 +456,20 @@ END_TEST
 
 START_TEST(summary_lru_gen_off)
 {
-	const char *root = tmp_root();
+	const char *root = tu_tmp_root("lru");
 	struct ms_lru_summary *s = NULL;
 	struct ms_ctx *ctx;
 	MS_OPTS(ms_lru_opts, mglru, .source = MS_LRU_SOURCE_MGLRU);
 
-	copy_fixture(root, "sys/kernel/debug/lru_gen", DEBUGFS "lru_gen.before-aging");
-	copy_fixture(root, "sys/devices/system/node/node0/meminfo",
+	tu_copy_fixture(root, "sys/kernel/debug/lru_gen", DEBUGFS "lru_gen.before-aging");
+	tu_copy_fixture(root, "sys/devices/system/node/node0/meminfo",
 		     "linux-6.1-guest/sys/devices/system/node/node0/meminfo");
-	ctx = new_ctx(root);
+	ctx = tu_new_ctx(root);
 
 	/* Core bit (0x0001) off: disabled. */
 	static const char *const off[] = { "0x0000\n", "0x0006\n", "0\n", "junk\n", "" };
 	for (size_t i = 0; i < NELEM(off); i++) {
-		put_str(root, "sys/kernel/mm/lru_gen/enabled", off[i]);
+		tu_put_str(root, "sys/kernel/mm/lru_gen/enabled", off[i]);
 		s = NULL;
 		ck_assert_int_eq(ms_lru_summary_read(ctx, NULL, &s), 0);
 		ck_assert_msg(s->source == MS_LRU_SOURCE_CLASSIC, "enabled '%s'", off[i]);
@@ -607,13 +478,13 @@ START_TEST(summary_lru_gen_off)
 		s = NULL;
 		ck_assert_int_eq(ms_lru_summary_read(ctx, &mglru, &s), -EOPNOTSUPP);
 		ck_assert_ptr_null(s);
-		ck_assert_ptr_nonnull(strstr(last_log, "disabled"));
+		ck_assert_ptr_nonnull(strstr(tu_log.last, "disabled"));
 	}
 
 	/* Enabled, in hex or decimal. */
 	static const char *const on[] = { "0x0007\n", "0x0001", "0X000F\n", "7\n", "1" };
 	for (size_t i = 0; i < NELEM(on); i++) {
-		put_str(root, "sys/kernel/mm/lru_gen/enabled", on[i]);
+		tu_put_str(root, "sys/kernel/mm/lru_gen/enabled", on[i]);
 		s = NULL;
 		ck_assert_int_eq(ms_lru_summary_read(ctx, NULL, &s), 0);
 		ck_assert_msg(s->source == MS_LRU_SOURCE_MGLRU, "enabled '%s'", on[i]);
@@ -635,14 +506,14 @@ START_TEST(summary_lru_gen_off)
 	ms_lru_summary_free(s);
 	s = NULL;
 	ck_assert_int_eq(ms_lru_summary_read(ctx, &mglru, &s), -EOPNOTSUPP);
-	ck_assert_ptr_nonnull(strstr(last_log, "debugfs"));
+	ck_assert_ptr_nonnull(strstr(tu_log.last, "debugfs"));
 
 	/* Malformed or empty lru_gen: -EBADMSG, whichever way MGLRU was chosen. */
-	put_str(root, "sys/kernel/debug/lru_gen", "memcg 1 /\n node 0\n 1 100 2 3 4\n");
+	tu_put_str(root, "sys/kernel/debug/lru_gen", "memcg 1 /\n node 0\n 1 100 2 3 4\n");
 	ck_assert_int_eq(ms_lru_summary_read(ctx, NULL, &s), -EBADMSG);
 	ck_assert_int_eq(ms_lru_summary_read(ctx, &mglru, &s), -EBADMSG);
-	ck_assert_ptr_nonnull(strstr(last_log, "line 3"));
-	put_str(root, "sys/kernel/debug/lru_gen", "");
+	ck_assert_ptr_nonnull(strstr(tu_log.last, "line 3"));
+	tu_put_str(root, "sys/kernel/debug/lru_gen", "");
 	ck_assert_int_eq(ms_lru_summary_read(ctx, &mglru, &s), -EBADMSG);
 	ck_assert_ptr_null(s);
 	ms_ctx_free(ctx);
@@ -651,13 +522,13 @@ END_TEST
 
 START_TEST(summary_no_numa_sysfs)
 {
-	const char *root = tmp_root();
+	const char *root = tu_tmp_root("lru");
 	struct ms_lru_summary *s = NULL;
 	struct ms_ctx *ctx;
 
 	/* Classic source without node sysfs: node 0 from /proc/meminfo. */
-	copy_fixture(root, "proc/meminfo", "linux-6.1-guest/proc/meminfo");
-	ctx = new_ctx(root);
+	tu_copy_fixture(root, "proc/meminfo", "linux-6.1-guest/proc/meminfo");
+	ctx = tu_new_ctx(root);
 	ck_assert_int_eq(ms_lru_summary_read(ctx, NULL, &s), 0);
 	ck_assert_int_eq(s->source, MS_LRU_SOURCE_CLASSIC);
 	ck_assert_uint_eq(s->nr_nodes, 1);
@@ -670,9 +541,9 @@ START_TEST(summary_no_numa_sysfs)
 	ms_lru_summary_free(s);
 
 	/* And MGLRU there: extras of node 0 from /proc/meminfo too. */
-	copy_fixture(root, "sys/kernel/mm/lru_gen/enabled",
+	tu_copy_fixture(root, "sys/kernel/mm/lru_gen/enabled",
 		     "linux-6.1-guest/sys/kernel/mm/lru_gen/enabled");
-	copy_fixture(root, "sys/kernel/debug/lru_gen", DEBUGFS "lru_gen.before-aging");
+	tu_copy_fixture(root, "sys/kernel/debug/lru_gen", DEBUGFS "lru_gen.before-aging");
 	s = NULL;
 	ck_assert_int_eq(ms_lru_summary_read(ctx, NULL, &s), 0);
 	ck_assert_int_eq(s->source, MS_LRU_SOURCE_MGLRU);
@@ -711,10 +582,10 @@ START_TEST(summary_bad_args)
 		{ dflt_edges, MS_LRU_MAX_BINS },      /* too many (and past the array) */
 		{ dflt_edges, (size_t)-1 },
 	};
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	struct ms_lru_summary *s = NULL;
 	size_t len;
-	char *buf = slurp(DEBUGFS "lru_gen.before-aging", &len);
+	char *buf = tu_slurp(DEBUGFS "lru_gen.before-aging", &len);
 
 	for (size_t i = 0; i < NELEM(bad); i++) {
 		MS_OPTS(ms_lru_opts, opts, .bin_edges_ms = bad[i].edges,
@@ -734,7 +605,7 @@ START_TEST(summary_bad_args)
 		for (size_t i = 0; i < NELEM(edges); i++)
 			edges[i] = (i + 1) * 1000;
 		ck_assert_int_eq(ms_lru_summary_read(ctx, &opts, &s), -EINVAL);
-		ck_assert_ptr_nonnull(strstr(last_log, "at most 15"));
+		ck_assert_ptr_nonnull(strstr(tu_log.last, "at most 15"));
 		ck_assert_int_eq(ms_lru_parse_mglru(ctx, buf, len, &opts, &s), -EINVAL);
 	}
 	{
@@ -835,9 +706,9 @@ static struct ms_lru_summary *parse_file(struct ms_ctx *ctx, const char *file, c
 	int r;
 
 	snprintf(rel, sizeof(rel), DEBUGFS "%s", file);
-	buf = slurp(rel, &len);
+	buf = tu_slurp(rel, &len);
 	r = ms_lru_parse_mglru(ctx, buf, len, &opts, &s);
-	ck_assert_msg(r == 0, "%s (memcg %s): %d %s", file, memcg ? memcg : "-", r, last_log);
+	ck_assert_msg(r == 0, "%s (memcg %s): %d %s", file, memcg ? memcg : "-", r, tu_log.last);
 	free(buf);
 	ck_assert_ptr_nonnull(s);
 	ck_assert_int_eq(s->source, MS_LRU_SOURCE_MGLRU);
@@ -877,7 +748,7 @@ START_TEST(parse_snapshot)
 	 * between the plain and the full read. */
 	static const uint64_t wide[] = { 60000 };
 	const struct snapshot *snap = &snapshots[_i];
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	uint64_t ps = ms_ctx_get_page_size(ctx), sum[2] = { 0, 0 };
 	struct ms_lru_summary *plain, *full;
 	char pname[64], fname[64];
@@ -935,7 +806,7 @@ START_TEST(parse_twin_file_equals_sysroot)
 {
 	/* sys/kernel/debug/lru_gen is lru_gen.before-aging: reading the
 	 * sysroot and parsing the snapshot give the very same summary. */
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	struct ms_lru_summary *a = NULL, *b;
 
 	ck_assert_int_eq(ms_lru_summary_read(ctx, NULL, &a), 0);
@@ -964,8 +835,8 @@ static struct ms_lru_summary *parse_text(struct ms_ctx *ctx, const char *text, c
 
 START_TEST(parse_synthetic)
 {
-	const char *root = tmp_root();
-	struct ms_ctx *ctx = new_ctx(root);   /* empty: no extras */
+	const char *root = tu_tmp_root("lru");
+	struct ms_ctx *ctx = tu_new_ctx(root);   /* empty: no extras */
 	uint64_t ps = ms_ctx_get_page_size(ctx);
 	struct ms_lru_summary *s;
 	int r;
@@ -1029,7 +900,7 @@ START_TEST(parse_synthetic)
 	}
 	s = parse_text(ctx, tree, "vm/chi", &r);
 	ck_assert_int_eq(r, -ENOENT);
-	ck_assert_ptr_nonnull(strstr(last_log, "/vm/chi"));
+	ck_assert_ptr_nonnull(strstr(tu_log.last, "/vm/chi"));
 
 	/* Ages on the edges, zero and the largest. */
 	static const char ages[] =
@@ -1120,16 +991,16 @@ START_TEST(parse_bad)
 		{ "memcg 1 /\n node 0\n 1 100 18446744073709551615 0\n", -ERANGE },
 		{ "memcg 1 /\n node 0\n 1 100 0 9223372036854775808\n", -ERANGE },
 	};
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 
 	for (size_t i = 0; i < NELEM(cases); i++) {
 		int r;
 
-		nr_logs = 0;
+		tu_log.nr = 0;
 		ms_lru_summary_free(parse_text(ctx, cases[i].text, NULL, &r));
 		ck_assert_msg(r == cases[i].err, "case %zu '%s': got %d, want %d", i,
 			      cases[i].text, r, cases[i].err);
-		ck_assert_msg(nr_logs > 0, "case %zu: no log message", i);
+		ck_assert_msg(tu_log.nr > 0, "case %zu: no log message", i);
 	}
 	ms_ctx_free(ctx);
 }
@@ -1137,7 +1008,7 @@ END_TEST
 
 START_TEST(parse_sum_overflow)
 {
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	uint64_t ps = ms_ctx_get_page_size(ctx), half = UINT64_MAX / ps / 2 + 1;
 	struct ms_lru_summary *s;
 	char text[256];
@@ -1148,7 +1019,7 @@ START_TEST(parse_sum_overflow)
 		 (unsigned long long)half, (unsigned long long)half);
 	s = parse_text(ctx, text, NULL, &r);
 	ck_assert_int_eq(r, -ERANGE);
-	ck_assert_ptr_nonnull(strstr(last_log, "line 4"));
+	ck_assert_ptr_nonnull(strstr(tu_log.last, "line 4"));
 	/* In different bins they do. */
 	snprintf(text, sizeof(text), "memcg 1 /\n node 0\n 1 100 %llu 0\n 2 700000 %llu 0\n",
 		 (unsigned long long)half, (unsigned long long)half);
@@ -1169,7 +1040,7 @@ END_TEST
 
 START_TEST(older_than_mglru)
 {
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	uint64_t ps = ms_ctx_get_page_size(ctx);
 	struct ms_lru_summary *s = NULL;
 	const unsigned both = MS_LRU_ANON | MS_LRU_FILE;
@@ -1196,7 +1067,7 @@ END_TEST
 
 START_TEST(older_than_classic)
 {
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	struct ms_lru_summary *s = NULL;
 	const unsigned both = MS_LRU_ANON | MS_LRU_FILE;
 	MS_OPTS(ms_lru_opts, opts, .source = MS_LRU_SOURCE_CLASSIC);
@@ -1219,7 +1090,7 @@ END_TEST
 
 START_TEST(summary_dup)
 {
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	struct ms_lru_summary *s = NULL, *d, *e;
 	size_t sz;
 
@@ -1264,7 +1135,7 @@ static Suite *lru_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("summary");
-	tcase_add_checked_fixture(tc, NULL, teardown_tmp);
+	tcase_add_checked_fixture(tc, NULL, tu_tmp_cleanup);
 	tcase_add_test(tc, summary_61_auto);
 	tcase_add_test(tc, summary_61_custom_edges);
 	tcase_add_test(tc, summary_61_memcg);
@@ -1279,7 +1150,7 @@ static Suite *lru_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("mglru");
-	tcase_add_checked_fixture(tc, NULL, teardown_tmp);
+	tcase_add_checked_fixture(tc, NULL, tu_tmp_cleanup);
 	tcase_add_loop_test(tc, parse_snapshot, 0, (int)NELEM(snapshots));
 	tcase_add_test(tc, parse_twin_file_equals_sysroot);
 	tcase_add_test(tc, parse_synthetic);
@@ -1288,7 +1159,7 @@ static Suite *lru_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("query");
-	tcase_add_checked_fixture(tc, NULL, teardown_tmp);
+	tcase_add_checked_fixture(tc, NULL, tu_tmp_cleanup);
 	tcase_add_test(tc, older_than_mglru);
 	tcase_add_test(tc, older_than_classic);
 	tcase_add_test(tc, summary_dup);
@@ -1298,11 +1169,5 @@ static Suite *lru_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(lru_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(lru_suite());
 }

@@ -11,7 +11,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <poll.h>
 #include <stdio.h>
@@ -24,6 +23,8 @@
 
 #include "probe/probe-internal.h"
 
+#include "testutil.h"
+
 #define G61 MS_FIXTURES_DIR "/linux-6.1-guest"
 #define H618 MS_FIXTURES_DIR "/linux-6.18-host"
 
@@ -31,141 +32,6 @@
 #define U MS_UNKNOWN
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static char last_log[512];
-static unsigned nr_logs;
-
-static void capture_log(enum ms_log_level level, const char *msg, void *userdata)
-{
-	(void)level;
-	(void)userdata;
-	snprintf(last_log, sizeof(last_log), "%s", msg);
-	nr_logs++;
-}
-
-static struct ms_ctx *new_ctx(const char *sysroot)
-{
-	MS_OPTS(ms_ctx_opts, opts, .sysroot = sysroot, .log_fn = capture_log,
-		.log_level = MS_LOG_DEBUG);
-	struct ms_ctx *ctx = NULL;
-
-	ck_assert_int_eq(ms_ctx_new(&ctx, &opts), 0);
-	ck_assert_ptr_nonnull(ctx);
-	last_log[0] = '\0';
-	nr_logs = 0;
-	return ctx;
-}
-
-/* Whole file (relative to MS_FIXTURES_DIR) into a malloc'd buffer. */
-static char *slurp(const char *rel, size_t *len)
-{
-	char path[1024];
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", MS_FIXTURES_DIR, rel);
-	f = fopen(path, "re");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	ck_assert_ptr_nonnull(buf);
-	for (;;) {
-		size_t got;
-
-		if (cap - n < 1024) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			ck_assert_ptr_nonnull(buf);
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		if (!got)
-			break;
-		n += got;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
-/* Temporary sysroot trees; the teardown of every test case removes them. */
-static char *troot;
-
-static const char *tmp_root(void)
-{
-	ck_assert_ptr_null(troot);
-	troot = strdup("/tmp/ms-test-probe-XXXXXX");
-	ck_assert_ptr_nonnull(troot);
-	ck_assert_ptr_nonnull(mkdtemp(troot));
-	return troot;
-}
-
-static void mkdirs(const char *root, const char *rel)
-{
-	char path[1024];
-	size_t off = strlen(root) + 1;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (char *p = path + off; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", path,
-			      strerror(errno));
-		*p = '/';
-	}
-	ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", path,
-		      strerror(errno));
-}
-
-/* Create @rel (and its parent directories) under @root holding @data. */
-static void put_file(const char *root, const char *rel, const char *data, size_t len)
-{
-	char path[1024], *slash;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s", rel);
-	slash = strrchr(path, '/');
-	if (slash) {
-		*slash = '\0';
-		mkdirs(root, path);
-	}
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	f = fopen(path, "we");
-	ck_assert_msg(f != NULL, "create %s: %s", path, strerror(errno));
-	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
-static void put_str(const char *root, const char *rel, const char *data)
-{
-	put_file(root, rel, data, strlen(data));
-}
-
-static void copy_fixture(const char *root, const char *rel, const char *fixture)
-{
-	size_t len;
-	char *buf = slurp(fixture, &len);
-
-	put_file(root, rel, buf, len);
-	free(buf);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void teardown_tmp(void)
-{
-	if (!troot)
-		return;
-	nftw(troot, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(troot);
-	troot = NULL;
-}
 
 /* Field-by-field meminfo comparison, naming the field on mismatch. */
 #define MEMINFO_FIELDS(X)                                                        \
@@ -284,10 +150,10 @@ static void expect_stat(const struct ms_psi_stat *st, double a10, double a60, do
 
 START_TEST(psi_parse_fixture_61)
 {
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	struct ms_psi psi;
 	size_t len;
-	char *buf = slurp("linux-6.1-guest/proc/pressure/memory", &len);
+	char *buf = tu_slurp("linux-6.1-guest/proc/pressure/memory", &len);
 
 	ck_assert_int_eq(ms_psi_parse(ctx, buf, len, &psi), 0);
 	ck_assert_uint_eq(psi.present, MS_PSI_SOME | MS_PSI_FULL);
@@ -296,14 +162,14 @@ START_TEST(psi_parse_fixture_61)
 	free(buf);
 
 	/* The .final capture: same totals (no stall since), lower averages. */
-	buf = slurp("linux-6.1-guest/proc/pressure/memory.final", &len);
+	buf = tu_slurp("linux-6.1-guest/proc/pressure/memory.final", &len);
 	ck_assert_int_eq(ms_psi_parse(ctx, buf, len, &psi), 0);
 	expect_stat(&psi.some, 18.03, 8.75, 2.14, 6035076);
 	expect_stat(&psi.full, 17.74, 8.64, 2.11, 5962034);
 	free(buf);
 
 	/* cpu pressure has a "full" line on 6.1, all zero. */
-	buf = slurp("linux-6.1-guest/proc/pressure/cpu", &len);
+	buf = tu_slurp("linux-6.1-guest/proc/pressure/cpu", &len);
 	ck_assert_int_eq(ms_psi_parse(ctx, buf, len, &psi), 0);
 	ck_assert_uint_eq(psi.present, MS_PSI_SOME | MS_PSI_FULL);
 	expect_stat(&psi.full, 0, 0, 0, 0);
@@ -315,7 +181,7 @@ END_TEST
 
 START_TEST(psi_read_system)
 {
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	struct ms_psi psi;
 
 	memset(&psi, 0xa5, sizeof(psi));
@@ -325,7 +191,7 @@ START_TEST(psi_read_system)
 	expect_stat(&psi.full, 39.47, 9.87, 2.17, 5962034);
 	ms_ctx_free(ctx);
 
-	ctx = new_ctx(H618);
+	ctx = tu_new_ctx(H618);
 	memset(&psi, 0xa5, sizeof(psi));
 	ck_assert_int_eq(ms_psi_read(ctx, NULL, &psi), 0);
 	ck_assert_uint_eq(psi.present, MS_PSI_SOME | MS_PSI_FULL);
@@ -339,7 +205,7 @@ START_TEST(psi_read_cgroup)
 {
 	static const char *const vmb[] = { "vm-b", "/vm-b", "vm-b/", "//vm-b//" };
 	static const char *const root[] = { "/", "", "//" };
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	struct ms_psi psi;
 
 	for (size_t i = 0; i < sizeof(vmb) / sizeof(vmb[0]); i++) {
@@ -364,7 +230,7 @@ START_TEST(psi_read_cgroup)
 
 	/* Absent cgroups, escapes, bad arguments. */
 	ck_assert_int_eq(ms_psi_read(ctx, "vm-c", &psi), -ENOENT);
-	ck_assert_ptr_nonnull(strstr(last_log, "vm-c"));
+	ck_assert_ptr_nonnull(strstr(tu_log.last, "vm-c"));
 	ck_assert_int_eq(ms_psi_read(ctx, "vm-a/child", &psi), -ENOENT);
 	ck_assert_int_eq(ms_psi_read(ctx, "..", &psi), -EINVAL);
 	ck_assert_int_eq(ms_psi_read(ctx, "vm-a/../../..", &psi), -EINVAL);
@@ -376,7 +242,7 @@ END_TEST
 
 START_TEST(psi_read_cgroup_v1)
 {
-	struct ms_ctx *ctx = new_ctx(H618);
+	struct ms_ctx *ctx = tu_new_ctx(H618);
 	struct ms_psi psi;
 
 	/* Hybrid hierarchy: sys/fs/cgroup is a tmpfs of v1 controllers with no
@@ -394,23 +260,23 @@ END_TEST
 
 START_TEST(psi_read_no_psi)
 {
-	const char *root = tmp_root();
+	const char *root = tu_tmp_root("probe");
 	struct ms_ctx *ctx;
 	struct ms_psi psi;
 
 	/* A kernel booted with psi=0 has no /proc/pressure at all. */
-	mkdirs(root, "proc");
-	mkdirs(root, "sys/fs/cgroup/vm");
-	ctx = new_ctx(root);
+	tu_mkdirs(root, "proc");
+	tu_mkdirs(root, "sys/fs/cgroup/vm");
+	ctx = tu_new_ctx(root);
 	ck_assert_int_eq(ms_psi_read(ctx, NULL, &psi), -EOPNOTSUPP);
-	ck_assert_ptr_nonnull(strstr(last_log, "PSI is not available"));
+	ck_assert_ptr_nonnull(strstr(tu_log.last, "PSI is not available"));
 	ck_assert_int_eq(ms_psi_read(ctx, "vm", &psi), -EOPNOTSUPP);
 	ck_assert_int_eq(ms_psi_read(ctx, "nope", &psi), -ENOENT);
 
 	/* A malformed file is -EBADMSG, not "no PSI". */
-	put_str(root, "proc/pressure/memory", "some avg10=0.00 avg60=0.00 avg300=0.00\n");
+	tu_put_str(root, "proc/pressure/memory", "some avg10=0.00 avg60=0.00 avg300=0.00\n");
 	ck_assert_int_eq(ms_psi_read(ctx, NULL, &psi), -EBADMSG);
-	ck_assert_ptr_nonnull(strstr(last_log, "line 1"));
+	ck_assert_ptr_nonnull(strstr(tu_log.last, "line 1"));
 	ms_ctx_free(ctx);
 }
 END_TEST
@@ -489,20 +355,20 @@ START_TEST(psi_parse_bad)
 		{ " some avg10=0.00 avg60=0.00 avg300=0.00 total=1\n", -EBADMSG },
 		{ "Some avg10=0.00 avg60=0.00 avg300=0.00 total=1\n", -EBADMSG },
 	};
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ms_psi psi;
 		int r;
 
 		memset(&psi, 0x5a, sizeof(psi));
-		nr_logs = 0;
+		tu_log.nr = 0;
 		r = ms_psi_parse(ctx, cases[i].text, strlen(cases[i].text), &psi);
 		ck_assert_msg(r == cases[i].err, "case %zu '%s': got %d, want %d", i,
 			      cases[i].text, r, cases[i].err);
 		/* Untouched on failure, and the log says why. */
 		ck_assert_uint_eq(psi.present, 0x5a5a5a5a);
-		ck_assert_msg(nr_logs > 0, "case %zu: no log message", i);
+		ck_assert_msg(tu_log.nr > 0, "case %zu: no log message", i);
 	}
 	ck_assert_int_eq(ms_psi_parse(ctx, NULL, 0, &(struct ms_psi){ 0 }), -EINVAL);
 	ck_assert_int_eq(ms_psi_parse(ctx, "", 0, NULL), -EINVAL);
@@ -525,7 +391,7 @@ START_TEST(psi_trigger_args)
 		{ 2, 100000, 2000000 },                  /* no such kind */
 		{ -1, 100000, 2000000 },
 	};
-	struct ms_ctx *ctx = new_ctx("/");
+	struct ms_ctx *ctx = tu_new_ctx("/");
 
 	/* Argument checks happen before any file is opened. */
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -534,7 +400,7 @@ START_TEST(psi_trigger_args)
 
 		ck_assert_msg(fd == -EINVAL, "case %zu: got %d", i, fd);
 	}
-	ck_assert_ptr_nonnull(strstr(last_log, "window"));
+	ck_assert_ptr_nonnull(strstr(tu_log.last, "window"));
 	ck_assert_int_eq(ms_psi_trigger_open(NULL, NULL, MS_PSI_KIND_SOME, 100000, 2000000),
 			 -EINVAL);
 	/* Bad cgroups. */
@@ -546,13 +412,13 @@ END_TEST
 
 START_TEST(psi_trigger_sysroot)
 {
-	const char *root = tmp_root();
+	const char *root = tu_tmp_root("probe");
 	struct ms_ctx *ctx;
 
 	/* No PSI under this root: -EOPNOTSUPP; no cgroup: -ENOENT. */
-	mkdirs(root, "proc");
-	mkdirs(root, "sys/fs/cgroup");
-	ctx = new_ctx(root);
+	tu_mkdirs(root, "proc");
+	tu_mkdirs(root, "sys/fs/cgroup");
+	ctx = tu_new_ctx(root);
 	ck_assert_int_eq(ms_psi_trigger_open(ctx, NULL, MS_PSI_KIND_SOME, 150000, 2000000),
 			 -EOPNOTSUPP);
 	ck_assert_int_eq(ms_psi_trigger_open(ctx, "/", MS_PSI_KIND_FULL, 150000, 2000000),
@@ -563,16 +429,16 @@ START_TEST(psi_trigger_sysroot)
 
 	/* A captured tree has pressure files, but they are plain files: a
 	 * trigger there is refused and the capture is left untouched. */
-	copy_fixture(root, "proc/pressure/memory", "linux-6.1-guest/proc/pressure/memory");
-	ctx = new_ctx(root);
+	tu_copy_fixture(root, "proc/pressure/memory", "linux-6.1-guest/proc/pressure/memory");
+	ctx = tu_new_ctx(root);
 	ck_assert_int_eq(ms_psi_trigger_open(ctx, NULL, MS_PSI_KIND_SOME, 150000, 2000000),
 			 -EOPNOTSUPP);
-	ck_assert_ptr_nonnull(strstr(last_log, "not procfs or cgroup2"));
+	ck_assert_ptr_nonnull(strstr(tu_log.last, "not procfs or cgroup2"));
 	ms_ctx_free(ctx);
 	{
 		struct ms_psi psi;
 
-		ctx = new_ctx(root);
+		ctx = tu_new_ctx(root);
 		ck_assert_int_eq(ms_psi_read(ctx, NULL, &psi), 0);
 		ck_assert_uint_eq(psi.some.total_us, 6035076);
 		ms_ctx_free(ctx);
@@ -614,13 +480,13 @@ START_TEST(psi_trigger_live)
 		fprintf(stderr, "psi_trigger_live: skipped (no writable PSI or not root)\n");
 		return;
 	}
-	ctx = new_ctx("/");
+	ctx = tu_new_ctx("/");
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		struct pollfd pfd;
 		int fl, r;
 
 		fd = ms_psi_trigger_open(ctx, NULL, ok[i].kind, ok[i].stall, ok[i].window);
-		ck_assert_msg(fd >= 0, "case %zu: %d (%s)", i, fd, last_log);
+		ck_assert_msg(fd >= 0, "case %zu: %d (%s)", i, fd, tu_log.last);
 		fl = fcntl(fd, F_GETFL);
 		ck_assert_int_ne(fl, -1);
 		ck_assert(fl & O_NONBLOCK);
@@ -644,11 +510,11 @@ START_TEST(psi_trigger_live)
 	 * EINVAL and the log explains the rule. */
 	fd = ms_psi_trigger_open(ctx, NULL, MS_PSI_KIND_SOME, 100000, 500000);
 	if (has_cap_sys_resource()) {
-		ck_assert_msg(fd >= 0, "%d (%s)", fd, last_log);
+		ck_assert_msg(fd >= 0, "%d (%s)", fd, tu_log.last);
 		close(fd);
 	} else {
 		ck_assert_int_eq(fd, -EINVAL);
-		ck_assert_ptr_nonnull(strstr(last_log, "multiple of 2 s"));
+		ck_assert_ptr_nonnull(strstr(tu_log.last, "multiple of 2 s"));
 	}
 	ms_ctx_free(ctx);
 }
@@ -658,7 +524,7 @@ END_TEST
 
 START_TEST(meminfo_read_61)
 {
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	struct ms_meminfo mi, want;
 
 	ck_assert_int_eq(ms_meminfo_read(ctx, &mi), 0);
@@ -673,7 +539,7 @@ END_TEST
 
 START_TEST(meminfo_read_618)
 {
-	struct ms_ctx *ctx = new_ctx(H618);
+	struct ms_ctx *ctx = tu_new_ctx(H618);
 	struct ms_meminfo mi, want;
 
 	ck_assert_int_eq(ms_meminfo_read(ctx, &mi), 0);
@@ -709,10 +575,10 @@ END_TEST
 
 START_TEST(meminfo_parse_node)
 {
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	struct ms_meminfo mi, want;
 	size_t len;
-	char *buf = slurp("linux-6.1-guest/sys/devices/system/node/node0/meminfo", &len);
+	char *buf = tu_slurp("linux-6.1-guest/sys/devices/system/node/node0/meminfo", &len);
 
 	ck_assert_int_eq(ms_meminfo_parse(ctx, buf, len, 0, &mi), 0);
 	want_node0_61(&want);
@@ -731,12 +597,12 @@ START_TEST(meminfo_parse_node)
 	free(buf);
 
 	/* And the other way round: /proc/meminfo read as a node file. */
-	buf = slurp("linux-6.1-guest/proc/meminfo", &len);
+	buf = tu_slurp("linux-6.1-guest/proc/meminfo", &len);
 	ck_assert_int_eq(ms_meminfo_parse(ctx, buf, len, 0, &mi), -EBADMSG);
-	ck_assert_ptr_nonnull(strstr(last_log, "line 1"));
+	ck_assert_ptr_nonnull(strstr(tu_log.last, "line 1"));
 	free(buf);
 
-	buf = slurp("linux-6.18-host/sys/devices/system/node/node0/meminfo", &len);
+	buf = tu_slurp("linux-6.18-host/sys/devices/system/node/node0/meminfo", &len);
 	ck_assert_int_eq(ms_meminfo_parse(ctx, buf, len, 0, &mi), 0);
 	want_node0_618(&want);
 	expect_meminfo(&mi, &want);
@@ -831,19 +697,19 @@ START_TEST(meminfo_parse_bad)
 		{ "Node 0 MemTotal: 10 kB\nNode 1 MemFree: 1 kB\n", 0, -EBADMSG },
 		{ "Node 0 MemTotal: 18014398509481984 kB\n", 0, -ERANGE },
 	};
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ms_meminfo mi;
 		int r;
 
 		memset(&mi, 0x5a, sizeof(mi));
-		nr_logs = 0;
+		tu_log.nr = 0;
 		r = ms_meminfo_parse(ctx, cases[i].text, strlen(cases[i].text), cases[i].node, &mi);
 		ck_assert_msg(r == cases[i].err, "case %zu '%s': got %d, want %d", i,
 			      cases[i].text, r, cases[i].err);
 		ck_assert_uint_eq(mi.total_bytes, 0x5a5a5a5a5a5a5a5aull);
-		ck_assert_msg(nr_logs > 0, "case %zu: no log message", i);
+		ck_assert_msg(tu_log.nr > 0, "case %zu: no log message", i);
 	}
 	ck_assert_int_eq(ms_meminfo_parse(ctx, NULL, 0, -1, &(struct ms_meminfo){ 0 }), -EINVAL);
 	ck_assert_int_eq(ms_meminfo_parse(ctx, "", 0, -1, NULL), -EINVAL);
@@ -855,15 +721,15 @@ END_TEST
 
 START_TEST(meminfo_read_tree)
 {
-	const char *root = tmp_root();
+	const char *root = tu_tmp_root("probe");
 	struct ms_meminfo mi;
 	struct ms_ctx *ctx;
 
-	ctx = new_ctx(root);
+	ctx = tu_new_ctx(root);
 	ck_assert_int_eq(ms_meminfo_read(ctx, &mi), -ENOENT);
 
 	/* The final capture of the guest, after drop_caches and the refaults. */
-	copy_fixture(root, "proc/meminfo", "linux-6.1-guest/proc/meminfo.final");
+	tu_copy_fixture(root, "proc/meminfo", "linux-6.1-guest/proc/meminfo.final");
 	ck_assert_int_eq(ms_meminfo_read(ctx, &mi), 0);
 	ck_assert_uint_eq(mi.total_bytes, KB(481268));
 	ck_assert_uint_eq(mi.active_anon_bytes, KB(236));
@@ -874,13 +740,13 @@ START_TEST(meminfo_read_tree)
 	ck_assert_uint_eq(mi.sreclaimable_bytes, KB(18616));
 
 	/* drop_caches=2: slab went from 57324 kB to 26312 kB. */
-	copy_fixture(root, "proc/meminfo", "linux-6.1-guest/proc/meminfo.before-drop_caches");
+	tu_copy_fixture(root, "proc/meminfo", "linux-6.1-guest/proc/meminfo.before-drop_caches");
 	ck_assert_int_eq(ms_meminfo_read(ctx, &mi), 0);
 	ck_assert_uint_eq(mi.free_bytes, KB(241368));
 	ck_assert_uint_eq(mi.available_bytes, KB(361524));
 	ck_assert_uint_eq(mi.slab_bytes, KB(57324));
 	ck_assert_uint_eq(mi.sreclaimable_bytes, KB(47532));
-	copy_fixture(root, "proc/meminfo", "linux-6.1-guest/proc/meminfo.after-drop_caches");
+	tu_copy_fixture(root, "proc/meminfo", "linux-6.1-guest/proc/meminfo.after-drop_caches");
 	ck_assert_int_eq(ms_meminfo_read(ctx, &mi), 0);
 	ck_assert_uint_eq(mi.free_bytes, KB(271968));
 	ck_assert_uint_eq(mi.available_bytes, KB(363232));
@@ -888,9 +754,9 @@ START_TEST(meminfo_read_tree)
 	ck_assert_uint_eq(mi.sreclaimable_bytes, KB(18616));
 	ck_assert_uint_eq(mi.sunreclaim_bytes, KB(7696));
 
-	put_str(root, "proc/meminfo", "MemTotal: abc kB\n");
+	tu_put_str(root, "proc/meminfo", "MemTotal: abc kB\n");
 	ck_assert_int_eq(ms_meminfo_read(ctx, &mi), -EBADMSG);
-	put_str(root, "proc/meminfo", "MemTotal: 18014398509481984 kB\n");
+	tu_put_str(root, "proc/meminfo", "MemTotal: 18014398509481984 kB\n");
 	ck_assert_int_eq(ms_meminfo_read(ctx, &mi), -ERANGE);
 	ms_ctx_free(ctx);
 }
@@ -900,7 +766,7 @@ END_TEST
 
 START_TEST(vmstat_read_61)
 {
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	struct ms_vmstat vs;
 
 	/* Main capture: no reclaim has happened yet, every counter is 0 (and
@@ -926,13 +792,13 @@ END_TEST
 
 START_TEST(vmstat_final_61)
 {
-	const char *root = tmp_root();
+	const char *root = tu_tmp_root("probe");
 	struct ms_ctx *ctx;
 	struct ms_vmstat vs;
 	uint64_t ps;
 
-	copy_fixture(root, "proc/vmstat", "linux-6.1-guest/proc/vmstat.final");
-	ctx = new_ctx(root);
+	tu_copy_fixture(root, "proc/vmstat", "linux-6.1-guest/proc/vmstat.final");
+	ctx = tu_new_ctx(root);
 	ps = ms_ctx_get_page_size(ctx);
 	ck_assert_int_eq(ms_vmstat_read(ctx, &vs), 0);
 	/* memory.reclaim evicted 5760 file pages from vm-a and they refaulted;
@@ -956,7 +822,7 @@ END_TEST
 
 START_TEST(vmstat_read_618)
 {
-	struct ms_ctx *ctx = new_ctx(H618);
+	struct ms_ctx *ctx = tu_new_ctx(H618);
 	struct ms_vmstat vs;
 	uint64_t ps = ms_ctx_get_page_size(ctx);
 
@@ -981,7 +847,7 @@ END_TEST
 
 START_TEST(vmstat_parse_old_kernel)
 {
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	uint64_t ps = ms_ctx_get_page_size(ctx);
 	struct ms_vmstat vs;
 	const char *s;
@@ -1074,19 +940,19 @@ START_TEST(vmstat_parse_bad)
 		{ "pswpin 18446744073709551614\n", -ERANGE },
 		{ "workingset_refault_anon 4611686018427387904\nworkingset_refault_file 1\n", -ERANGE },
 	};
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ms_vmstat vs;
 		int r;
 
 		memset(&vs, 0x5a, sizeof(vs));
-		nr_logs = 0;
+		tu_log.nr = 0;
 		r = ms_vmstat_parse(ctx, cases[i].text, strlen(cases[i].text), &vs);
 		ck_assert_msg(r == cases[i].err, "case %zu '%s': got %d, want %d", i,
 			      cases[i].text, r, cases[i].err);
 		ck_assert_uint_eq(vs.pgmajfault, 0x5a5a5a5a5a5a5a5aull);
-		ck_assert_msg(nr_logs > 0, "case %zu: no log message", i);
+		ck_assert_msg(tu_log.nr > 0, "case %zu: no log message", i);
 	}
 	ck_assert_int_eq(ms_vmstat_parse(NULL, "pgmajfault 1", 12, &(struct ms_vmstat){ 0 }),
 			 -EINVAL);
@@ -1098,7 +964,7 @@ END_TEST
 
 START_TEST(vmstat_range_in_bytes)
 {
-	struct ms_ctx *ctx = new_ctx(G61);
+	struct ms_ctx *ctx = tu_new_ctx(G61);
 	uint64_t ps = ms_ctx_get_page_size(ctx), max = UINT64_MAX / ps;
 	struct ms_vmstat vs;
 	char s[128];
@@ -1119,14 +985,14 @@ END_TEST
 
 START_TEST(vmstat_read_tree)
 {
-	const char *root = tmp_root();
-	struct ms_ctx *ctx = new_ctx(root);
+	const char *root = tu_tmp_root("probe");
+	struct ms_ctx *ctx = tu_new_ctx(root);
 	struct ms_vmstat vs;
 
 	ck_assert_int_eq(ms_vmstat_read(ctx, &vs), -ENOENT);
-	put_str(root, "proc/vmstat", "pgmajfault 1\npgscan_kswapd\n");
+	tu_put_str(root, "proc/vmstat", "pgmajfault 1\npgscan_kswapd\n");
 	ck_assert_int_eq(ms_vmstat_read(ctx, &vs), -EBADMSG);
-	ck_assert_ptr_nonnull(strstr(last_log, "line 2"));
+	ck_assert_ptr_nonnull(strstr(tu_log.last, "line 2"));
 	ck_assert_int_eq(ms_vmstat_read(ctx, NULL), -EINVAL);
 	ck_assert_int_eq(ms_vmstat_read(NULL, &vs), -EINVAL);
 	ms_ctx_free(ctx);
@@ -1181,7 +1047,7 @@ START_TEST(numa_read_fixtures)
 	size_t nr = 0;
 
 	/* sysroot != "/": the nodeN directories of the capture, never libnuma. */
-	ctx = new_ctx(G61);
+	ctx = tu_new_ctx(G61);
 	ck_assert_int_eq(ms_numa_read(ctx, &nodes, &nr), 0);
 	ck_assert_uint_eq(nr, 1);
 	ck_assert_int_eq(nodes[0].node, 0);
@@ -1192,7 +1058,7 @@ START_TEST(numa_read_fixtures)
 
 	/* 6.18 host: deferred struct page init, node 0 holds 5203744 kB of
 	 * the 24683620 kB /proc/meminfo counts. */
-	ctx = new_ctx(H618);
+	ctx = tu_new_ctx(H618);
 	nodes = NULL;
 	ck_assert_int_eq(ms_numa_read(ctx, &nodes, &nr), 0);
 	ck_assert_uint_eq(nr, 1);
@@ -1210,15 +1076,15 @@ END_TEST
 
 START_TEST(numa_read_no_sysfs)
 {
-	const char *root = tmp_root();
+	const char *root = tu_tmp_root("probe");
 	struct ms_numa_node *nodes = NULL;
 	struct ms_meminfo want;
 	struct ms_ctx *ctx;
 	size_t nr = 0;
 
 	/* No NUMA sysfs: one node 0 from /proc/meminfo. */
-	copy_fixture(root, "proc/meminfo", "linux-6.1-guest/proc/meminfo");
-	ctx = new_ctx(root);
+	tu_copy_fixture(root, "proc/meminfo", "linux-6.1-guest/proc/meminfo");
+	ctx = tu_new_ctx(root);
 	ck_assert_int_eq(ms_numa_read(ctx, &nodes, &nr), 0);
 	ck_assert_uint_eq(nr, 1);
 	ck_assert_int_eq(nodes[0].node, 0);
@@ -1227,8 +1093,8 @@ START_TEST(numa_read_no_sysfs)
 	free(nodes);
 
 	/* An empty node directory is the same as none. */
-	mkdirs(root, "sys/devices/system/node");
-	put_str(root, "sys/devices/system/node/possible", "0\n");
+	tu_mkdirs(root, "sys/devices/system/node");
+	tu_put_str(root, "sys/devices/system/node/possible", "0\n");
 	nodes = NULL;
 	ck_assert_int_eq(ms_numa_read(ctx, &nodes, &nr), 0);
 	ck_assert_uint_eq(nr, 1);
@@ -1240,24 +1106,24 @@ END_TEST
 
 START_TEST(numa_read_multi)
 {
-	const char *root = tmp_root();
+	const char *root = tu_tmp_root("probe");
 	struct ms_numa_node *nodes = NULL;
 	struct ms_ctx *ctx;
 	size_t nr = 0;
 
-	put_str(root, "sys/devices/system/node/node10/meminfo",
+	tu_put_str(root, "sys/devices/system/node/node10/meminfo",
 		"Node 10 MemTotal:  3000 kB\nNode 10 MemFree:  30 kB\n");
-	put_str(root, "sys/devices/system/node/node2/meminfo",
+	tu_put_str(root, "sys/devices/system/node/node2/meminfo",
 		"Node 2 MemTotal:  2000 kB\nNode 2 MemFree:  20 kB\n");
-	put_str(root, "sys/devices/system/node/node0/meminfo",
+	tu_put_str(root, "sys/devices/system/node/node0/meminfo",
 		"Node 0 MemTotal:  1000 kB\nNode 0 MemFree:  10 kB\nNode 0 Shmem: 1 kB\n");
 	/* Not node directories. */
-	put_str(root, "sys/devices/system/node/online", "0,2,10\n");
-	put_str(root, "sys/devices/system/node/has_memory", "0,2,10\n");
-	mkdirs(root, "sys/devices/system/node/node1x");
-	mkdirs(root, "sys/devices/system/node/power");
-	mkdirs(root, "sys/devices/system/node/node");
-	ctx = new_ctx(root);
+	tu_put_str(root, "sys/devices/system/node/online", "0,2,10\n");
+	tu_put_str(root, "sys/devices/system/node/has_memory", "0,2,10\n");
+	tu_mkdirs(root, "sys/devices/system/node/node1x");
+	tu_mkdirs(root, "sys/devices/system/node/power");
+	tu_mkdirs(root, "sys/devices/system/node/node");
+	ctx = tu_new_ctx(root);
 	ck_assert_int_eq(ms_numa_read(ctx, &nodes, &nr), 0);
 	ck_assert_uint_eq(nr, 3);
 	ck_assert_int_eq(nodes[0].node, 0);
@@ -1274,13 +1140,13 @@ START_TEST(numa_read_multi)
 	free(nodes);
 
 	/* A node whose meminfo names another node is malformed. */
-	put_str(root, "sys/devices/system/node/node2/meminfo", "Node 3 MemTotal: 2000 kB\n");
+	tu_put_str(root, "sys/devices/system/node/node2/meminfo", "Node 3 MemTotal: 2000 kB\n");
 	nodes = NULL;
 	ck_assert_int_eq(ms_numa_read(ctx, &nodes, &nr), -EBADMSG);
 	ck_assert_ptr_null(nodes);
 	/* A node without meminfo. */
-	put_str(root, "sys/devices/system/node/node2/meminfo", "Node 2 MemTotal: 2000 kB\n");
-	mkdirs(root, "sys/devices/system/node/node7");
+	tu_put_str(root, "sys/devices/system/node/node2/meminfo", "Node 2 MemTotal: 2000 kB\n");
+	tu_mkdirs(root, "sys/devices/system/node/node7");
 	ck_assert_int_eq(ms_numa_read(ctx, &nodes, &nr), -ENOENT);
 	ck_assert_ptr_null(nodes);
 	ms_ctx_free(ctx);
@@ -1289,14 +1155,14 @@ END_TEST
 
 START_TEST(numa_read_empty_root)
 {
-	const char *root = tmp_root();
+	const char *root = tu_tmp_root("probe");
 	struct ms_numa_node *nodes = NULL;
-	struct ms_ctx *ctx = new_ctx(root);
+	struct ms_ctx *ctx = tu_new_ctx(root);
 	size_t nr = 0;
 
 	ck_assert_int_eq(ms_numa_read(ctx, &nodes, &nr), -ENOENT);
 	ck_assert_ptr_null(nodes);
-	put_str(root, "proc/meminfo", "MemFree: 1 kB\n");
+	tu_put_str(root, "proc/meminfo", "MemFree: 1 kB\n");
 	ck_assert_int_eq(ms_numa_read(ctx, &nodes, &nr), -EBADMSG);
 	ck_assert_ptr_null(nodes);
 	ms_ctx_free(ctx);
@@ -1306,7 +1172,7 @@ END_TEST
 START_TEST(numa_read_live)
 {
 	struct ms_numa_node *nodes = NULL;
-	struct ms_ctx *ctx = new_ctx("/");
+	struct ms_ctx *ctx = tu_new_ctx("/");
 	size_t nr = 0;
 
 	ck_assert_int_eq(ms_numa_read(ctx, &nodes, &nr), 0);
@@ -1486,12 +1352,12 @@ END_TEST
 
 START_TEST(sample_take_tree)
 {
-	const char *root = tmp_root();
+	const char *root = tu_tmp_root("probe");
 	struct ms_sample s1, s2;
 	struct ms_rates r;
 	struct ms_ctx *ctx;
 
-	ctx = new_ctx(G61);
+	ctx = tu_new_ctx(G61);
 	ck_assert_int_eq(ms_sample_take(ctx, &s1), 0);
 	ck_assert(s1.has_psi);
 	ck_assert_uint_eq(s1.psi.some.total_us, 6035076);
@@ -1501,8 +1367,8 @@ START_TEST(sample_take_tree)
 	ms_ctx_free(ctx);
 
 	/* A capture without PSI is not an error. */
-	copy_fixture(root, "proc/vmstat", "linux-6.1-guest/proc/vmstat.final");
-	ctx = new_ctx(root);
+	tu_copy_fixture(root, "proc/vmstat", "linux-6.1-guest/proc/vmstat.final");
+	ctx = tu_new_ctx(root);
 	ck_assert_int_eq(ms_sample_take(ctx, &s2), 0);
 	ck_assert(!s2.has_psi);
 	ck_assert_uint_eq(s2.vmstat.refault_file_bytes, 5760 * ms_ctx_get_page_size(ctx));
@@ -1520,8 +1386,9 @@ START_TEST(sample_take_tree)
 		ck_assert_int_eq(unlink(path), 0);
 	}
 	ck_assert_int_eq(ms_sample_take(ctx, &s2), -ENOENT);
-	copy_fixture(root, "proc/vmstat", "linux-6.1-guest/proc/vmstat.final");
-	put_str(root, "proc/pressure/memory", "some avg10=1000.00 avg60=0.00 avg300=0.00 total=1\n");
+	tu_copy_fixture(root, "proc/vmstat", "linux-6.1-guest/proc/vmstat.final");
+	tu_put_str(root, "proc/pressure/memory",
+		   "some avg10=1000.00 avg60=0.00 avg300=0.00 total=1\n");
 	ck_assert_int_eq(ms_sample_take(ctx, &s2), -EBADMSG);
 	ck_assert_int_eq(ms_sample_take(ctx, NULL), -EINVAL);
 	ck_assert_int_eq(ms_sample_take(NULL, &s2), -EINVAL);
@@ -1535,7 +1402,7 @@ static Suite *probe_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("psi");
-	tcase_add_checked_fixture(tc, NULL, teardown_tmp);
+	tcase_add_checked_fixture(tc, NULL, tu_tmp_cleanup);
 	tcase_add_test(tc, psi_parse_fixture_61);
 	tcase_add_test(tc, psi_read_system);
 	tcase_add_test(tc, psi_read_cgroup);
@@ -1549,7 +1416,7 @@ static Suite *probe_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("meminfo");
-	tcase_add_checked_fixture(tc, NULL, teardown_tmp);
+	tcase_add_checked_fixture(tc, NULL, tu_tmp_cleanup);
 	tcase_add_test(tc, meminfo_read_61);
 	tcase_add_test(tc, meminfo_read_618);
 	tcase_add_test(tc, meminfo_parse_node);
@@ -1559,7 +1426,7 @@ static Suite *probe_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("vmstat");
-	tcase_add_checked_fixture(tc, NULL, teardown_tmp);
+	tcase_add_checked_fixture(tc, NULL, tu_tmp_cleanup);
 	tcase_add_test(tc, vmstat_read_61);
 	tcase_add_test(tc, vmstat_final_61);
 	tcase_add_test(tc, vmstat_read_618);
@@ -1571,7 +1438,7 @@ static Suite *probe_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("numa");
-	tcase_add_checked_fixture(tc, NULL, teardown_tmp);
+	tcase_add_checked_fixture(tc, NULL, tu_tmp_cleanup);
 	tcase_add_test(tc, numa_read_fixtures);
 	tcase_add_test(tc, numa_read_no_sysfs);
 	tcase_add_test(tc, numa_read_multi);
@@ -1580,7 +1447,7 @@ static Suite *probe_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("rates");
-	tcase_add_checked_fixture(tc, NULL, teardown_tmp);
+	tcase_add_checked_fixture(tc, NULL, tu_tmp_cleanup);
 	tcase_add_test(tc, rates_basic);
 	tcase_add_test(tc, rates_reset);
 	tcase_add_test(tc, rates_unknown);
@@ -1592,11 +1459,5 @@ static Suite *probe_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(probe_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(probe_suite());
 }

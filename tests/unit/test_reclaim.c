@@ -7,7 +7,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,8 @@
 #include <unistd.h>
 
 #include <memshare/memshare.h>
+
+#include "testutil.h"
 
 #define MIB (1024ull * 1024ull)
 
@@ -54,79 +55,17 @@ ssize_t write(int fd, const void *buf, size_t len)
 
 /* ---- temporary sysroots ---------------------------------------------- */
 
-static char tmp_root[64];
+static const char *tmp_root;
 static struct ms_ctx *ctx;
-
-static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static void rm_tree(const char *dir)
-{
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Create @rel (and its parent directories) under tmp_root with @text, or an
- * empty directory if @text is NULL. */
-static void put(const char *rel, const char *text)
-{
-	char path[PATH_MAX];
-	size_t n;
-
-	n = (size_t)snprintf(path, sizeof(path), "%s/%s", tmp_root, rel);
-	ck_assert_uint_lt(n, sizeof(path));
-	for (char *p = path + strlen(tmp_root) + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %m", path);
-		*p = '/';
-	}
-	if (!text) {
-		ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %m", path);
-		return;
-	}
-	{
-		FILE *f = fopen(path, "w");
-
-		ck_assert_msg(f, "%s: %m", path);
-		ck_assert_int_eq(fputs(text, f) >= 0, 1);
-		ck_assert_int_eq(fclose(f), 0);
-	}
-}
-
-/* The content of @rel under tmp_root (static buffer). */
-static const char *get(const char *rel)
-{
-	static char buf[4096];
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", tmp_root, rel);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	ck_assert_msg(fd >= 0, "%s: %m", path);
-	n = read(fd, buf, sizeof(buf) - 1);
-	ck_assert_int_ge(n, 0);
-	close(fd);
-	buf[n] = '\0';
-	return buf;
-}
 
 static void open_ctx(void)
 {
-	MS_OPTS(ms_ctx_opts, o, .sysroot = tmp_root);
-
-	ck_assert_int_eq(ms_ctx_new(&ctx, &o), 0);
+	ctx = tu_new_ctx(tmp_root);
 }
 
 static void setup(void)
 {
-	snprintf(tmp_root, sizeof(tmp_root), "/tmp/ms-test-reclaim-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmp_root));
+	tmp_root = tu_tmp_root("reclaim");
 	ctx = NULL;
 }
 
@@ -136,9 +75,8 @@ static void teardown(void)
 	fake_reclaim_us = 0;
 	ms_ctx_free(ctx);
 	ctx = NULL;
-	if (tmp_root[0])
-		rm_tree(tmp_root);
-	tmp_root[0] = '\0';
+	tu_tmp_cleanup();
+	tmp_root = NULL;
 }
 
 static const char meminfo_text[] =
@@ -159,12 +97,12 @@ static const char memstat_text[] =
  * child "vm-a" with memory.stat only (like cgroup v1 or an old kernel). */
 static void make_cgroup_tree(void)
 {
-	put("proc/meminfo", meminfo_text);
-	put("sys/fs/cgroup/memory.stat", memstat_text);
-	put("sys/fs/cgroup/memory.reclaim", "");
-	put("sys/fs/cgroup/vm-a/memory.stat", memstat_text);
-	put("sys/fs/cgroup/vm-b/memory.stat", memstat_text);
-	put("sys/fs/cgroup/vm-b/memory.reclaim", "");
+	tu_put_str(tmp_root, "proc/meminfo", meminfo_text);
+	tu_put_str(tmp_root, "sys/fs/cgroup/memory.stat", memstat_text);
+	tu_put_str(tmp_root, "sys/fs/cgroup/memory.reclaim", "");
+	tu_put_str(tmp_root, "sys/fs/cgroup/vm-a/memory.stat", memstat_text);
+	tu_put_str(tmp_root, "sys/fs/cgroup/vm-b/memory.stat", memstat_text);
+	tu_put_str(tmp_root, "sys/fs/cgroup/vm-b/memory.reclaim", "");
 	open_ctx();
 }
 
@@ -221,9 +159,9 @@ START_TEST(memcg_missing_cgroup)
 	/* No cgroup tree at all. */
 	ms_ctx_free(ctx);
 	ctx = NULL;
-	rm_tree(tmp_root);
+	tu_rm_tree(tmp_root);
 	ck_assert_int_eq(mkdir(tmp_root, 0700), 0);
-	put("proc/meminfo", meminfo_text);
+	tu_put_str(tmp_root, "proc/meminfo", meminfo_text);
 	open_ctx();
 	o.memcg = NULL;
 	ck_assert_int_eq(ms_reclaim_memcg(ctx, &o, &res), -ENOENT);
@@ -258,7 +196,7 @@ START_TEST(memcg_bad_options)
 	make_cgroup_tree();
 	ck_assert_int_eq(ms_reclaim_memcg(ctx, &o, &res), -EINVAL);
 	ck_assert_int_eq(res.status, -EINVAL);
-	ck_assert_str_eq(get("sys/fs/cgroup/memory.reclaim"), "");
+	ck_assert_str_eq(tu_read_text(tmp_root, "sys/fs/cgroup/memory.reclaim"), "");
 
 	o.bytes = MIB;
 	o.kinds = MS_RECLAIM_SLAB;      /* memory.reclaim needs file or anon */
@@ -271,7 +209,7 @@ START_TEST(memcg_bad_options)
 	ck_assert_int_eq(ms_reclaim_memcg(ctx, &o, &res), -EINVAL);
 	o.memcg = "vm-a/../..";
 	ck_assert_int_eq(ms_reclaim_memcg(ctx, &o, &res), -EINVAL);
-	ck_assert_str_eq(get("sys/fs/cgroup/memory.reclaim"), "");
+	ck_assert_str_eq(tu_read_text(tmp_root, "sys/fs/cgroup/memory.reclaim"), "");
 
 	ck_assert_int_eq(ms_reclaim_memcg(NULL, &o, &res), -EINVAL);
 	ck_assert_int_eq(ms_reclaim_memcg(ctx, NULL, &res), -EINVAL);
@@ -315,43 +253,48 @@ START_TEST(memcg_plain_file)
 	/* One chunk (1 MiB < 4 MiB minimum chunk). */
 	ck_assert_int_eq(ms_reclaim_memcg(ctx, &o, &res), 0);
 	check_memcg_result(&res, MIB);
-	ck_assert_str_eq(get("sys/fs/cgroup/memory.reclaim"), "1048576 swappiness=0");
+	ck_assert_str_eq(tu_read_text(tmp_root, "sys/fs/cgroup/memory.reclaim"),
+			 "1048576 swappiness=0");
 
 	/* 20 MiB: four chunks of max(20 MiB / 4, 4 MiB) = 5 MiB. */
-	put("sys/fs/cgroup/memory.reclaim", "");
+	tu_put_str(tmp_root, "sys/fs/cgroup/memory.reclaim", "");
 	o.bytes = 20 * MIB;
 	ck_assert_int_eq(ms_reclaim_memcg(ctx, &o, &res), 0);
 	check_memcg_result(&res, 20 * MIB);
-	ck_assert_str_eq(get("sys/fs/cgroup/memory.reclaim"), "5242880 swappiness=0");
+	ck_assert_str_eq(tu_read_text(tmp_root, "sys/fs/cgroup/memory.reclaim"),
+			 "5242880 swappiness=0");
 
 	/* Anon only asks for swappiness=200. */
-	put("sys/fs/cgroup/memory.reclaim", "");
+	tu_put_str(tmp_root, "sys/fs/cgroup/memory.reclaim", "");
 	o.bytes = 3 * MIB;
 	o.kinds = MS_RECLAIM_ANON;
 	ck_assert_int_eq(ms_reclaim_memcg(ctx, &o, &res), 0);
 	check_memcg_result(&res, 3 * MIB);
-	ck_assert_str_eq(get("sys/fs/cgroup/memory.reclaim"), "3145728 swappiness=200");
+	ck_assert_str_eq(tu_read_text(tmp_root, "sys/fs/cgroup/memory.reclaim"),
+			 "3145728 swappiness=200");
 
 	/* File and anon: no argument. */
-	put("sys/fs/cgroup/memory.reclaim", "");
+	tu_put_str(tmp_root, "sys/fs/cgroup/memory.reclaim", "");
 	o.kinds = MS_RECLAIM_FILE | MS_RECLAIM_ANON;
 	ck_assert_int_eq(ms_reclaim_memcg(ctx, &o, &res), 0);
 	check_memcg_result(&res, 3 * MIB);
-	ck_assert_str_eq(get("sys/fs/cgroup/memory.reclaim"), "3145728");
+	ck_assert_str_eq(tu_read_text(tmp_root, "sys/fs/cgroup/memory.reclaim"), "3145728");
 
 	/* kinds 0 means file; a child cgroup's own file is used. */
 	o.kinds = 0;
 	o.memcg = "vm-b";
 	ck_assert_int_eq(ms_reclaim_memcg(ctx, &o, &res), 0);
 	check_memcg_result(&res, 3 * MIB);
-	ck_assert_str_eq(get("sys/fs/cgroup/vm-b/memory.reclaim"), "3145728 swappiness=0");
+	ck_assert_str_eq(tu_read_text(tmp_root, "sys/fs/cgroup/vm-b/memory.reclaim"),
+			 "3145728 swappiness=0");
 
 	/* FILE|SLAB goes to memory.reclaim as file-only. */
-	put("sys/fs/cgroup/vm-b/memory.reclaim", "");
+	tu_put_str(tmp_root, "sys/fs/cgroup/vm-b/memory.reclaim", "");
 	o.kinds = MS_RECLAIM_FILE | MS_RECLAIM_SLAB;
 	ck_assert_int_eq(ms_reclaim_memcg(ctx, &o, &res), 0);
 	check_memcg_result(&res, 3 * MIB);
-	ck_assert_str_eq(get("sys/fs/cgroup/vm-b/memory.reclaim"), "3145728 swappiness=0");
+	ck_assert_str_eq(tu_read_text(tmp_root, "sys/fs/cgroup/vm-b/memory.reclaim"),
+			 "3145728 swappiness=0");
 }
 END_TEST
 
@@ -421,23 +364,24 @@ START_TEST(memcg_no_swappiness_arg)
 		snprintf(path, sizeof(path), "%s/sys/fs/cgroup/memory.reclaim", tmp_root);
 		ck_assert_int_eq(unlink(path), 0);
 	}
-	put("sys/fs/cgroup/memory.reclaim", "");
+	tu_put_str(tmp_root, "sys/fs/cgroup/memory.reclaim", "");
 
 	/* Anon only cannot be asked for. */
 	ck_assert_int_eq(ms_reclaim_memcg(ctx, &o, &res), -EOPNOTSUPP);
 	ck_assert_int_eq(res.status, -EOPNOTSUPP);
-	ck_assert_str_eq(get("sys/fs/cgroup/memory.reclaim"), "");
+	ck_assert_str_eq(tu_read_text(tmp_root, "sys/fs/cgroup/memory.reclaim"), "");
 
 	/* With swap, file-only is not possible either. */
-	put("proc/meminfo", "MemTotal: 481268 kB\nSwapTotal: 1048572 kB\nSwapFree: 1048572 kB\n");
+	tu_put_str(tmp_root, "proc/meminfo",
+		   "MemTotal: 481268 kB\nSwapTotal: 1048572 kB\nSwapFree: 1048572 kB\n");
 	o.kinds = MS_RECLAIM_FILE;
 	ck_assert_int_eq(ms_reclaim_memcg(ctx, &o, &res), -EOPNOTSUPP);
 	ck_assert_int_eq(res.status, -EOPNOTSUPP);
-	ck_assert_str_eq(get("sys/fs/cgroup/memory.reclaim"), "");
+	ck_assert_str_eq(tu_read_text(tmp_root, "sys/fs/cgroup/memory.reclaim"), "");
 	/* File and anon together need no argument. */
 	o.kinds = MS_RECLAIM_FILE | MS_RECLAIM_ANON;
 	ck_assert_int_eq(ms_reclaim_memcg(ctx, &o, &res), 0);
-	ck_assert_str_eq(get("sys/fs/cgroup/memory.reclaim"), "1048576");
+	ck_assert_str_eq(tu_read_text(tmp_root, "sys/fs/cgroup/memory.reclaim"), "1048576");
 	fake_old_kernel = false;
 }
 END_TEST
@@ -458,11 +402,12 @@ START_TEST(memcg_deadline)
 	ck_assert_uint_eq(res.method, 1u << MS_RECLAIM_METHOD_MEMCG);
 	ck_assert_uint_ge(res.duration_us, 40000);
 	ck_assert_uint_lt(res.duration_us, 60000 + 200000);
-	ck_assert_str_eq(get("sys/fs/cgroup/memory.reclaim"), "16777216 swappiness=0");
+	ck_assert_str_eq(tu_read_text(tmp_root, "sys/fs/cgroup/memory.reclaim"),
+			 "16777216 swappiness=0");
 
 	/* Merged: a deadline miss is a failure, not "less than asked". */
 	o.kinds = MS_RECLAIM_FILE | MS_RECLAIM_SLAB;
-	put("proc/sys/vm/drop_caches", "");
+	tu_put_str(tmp_root, "proc/sys/vm/drop_caches", "");
 	ck_assert_int_eq(ms_reclaim_run(ctx, &o, &res), -ETIMEDOUT);
 	ck_assert_uint_eq(res.method,
 			  (1u << MS_RECLAIM_METHOD_MEMCG) | (1u << MS_RECLAIM_METHOD_DROP_SLAB));
@@ -490,13 +435,13 @@ START_TEST(memcg_no_stat)
 	ck_assert_int_lt(ms_reclaim_memcg(ctx, &o, &res), 0);
 	ck_assert_int_lt(res.status, 0);
 	/* Nothing is written when the effect cannot be measured. */
-	ck_assert_str_eq(get("sys/fs/cgroup/memory.reclaim"), "");
+	ck_assert_str_eq(tu_read_text(tmp_root, "sys/fs/cgroup/memory.reclaim"), "");
 
 	/* Malformed memory.stat. */
-	put("sys/fs/cgroup/memory.stat", "file lots\n");
+	tu_put_str(tmp_root, "sys/fs/cgroup/memory.stat", "file lots\n");
 	ck_assert_int_eq(ms_reclaim_memcg(ctx, &o, &res), -EBADMSG);
 	ck_assert_int_eq(res.status, -EBADMSG);
-	ck_assert_str_eq(get("sys/fs/cgroup/memory.reclaim"), "");
+	ck_assert_str_eq(tu_read_text(tmp_root, "sys/fs/cgroup/memory.reclaim"), "");
 }
 END_TEST
 
@@ -506,8 +451,8 @@ START_TEST(slab_temp_tree)
 {
 	struct ms_reclaim_result res;
 
-	put("proc/meminfo", meminfo_text);
-	put("proc/sys/vm/drop_caches", "");
+	tu_put_str(tmp_root, "proc/meminfo", meminfo_text);
+	tu_put_str(tmp_root, "proc/sys/vm/drop_caches", "");
 	open_ctx();
 	memset(&res, 0xa5, sizeof(res));
 	ck_assert_int_eq(ms_reclaim_slab(ctx, &res), 0);
@@ -518,7 +463,7 @@ START_TEST(slab_temp_tree)
 	ck_assert_uint_eq(res.freed_slab_bytes, 0);
 	ck_assert_uint_eq(res.freed_file_bytes, 0);
 	ck_assert_uint_eq(res.freed_anon_bytes, 0);
-	ck_assert_str_eq(get("proc/sys/vm/drop_caches"), "2");
+	ck_assert_str_eq(tu_read_text(tmp_root, "proc/sys/vm/drop_caches"), "2");
 
 	ck_assert_int_eq(ms_reclaim_slab(NULL, &res), -EINVAL);
 	ck_assert_int_eq(ms_reclaim_slab(ctx, NULL), -EINVAL);
@@ -531,8 +476,8 @@ START_TEST(slab_missing_files)
 	char path[PATH_MAX];
 
 	/* No drop_caches: this machine cannot reclaim slab. */
-	put("proc/meminfo", meminfo_text);
-	put("proc/sys/vm", NULL);
+	tu_put_str(tmp_root, "proc/meminfo", meminfo_text);
+	tu_mkdirs(tmp_root, "proc/sys/vm");
 	open_ctx();
 	ck_assert_int_eq(ms_reclaim_slab(ctx, &res), -EOPNOTSUPP);
 	ck_assert_int_eq(res.status, -EOPNOTSUPP);
@@ -540,12 +485,12 @@ START_TEST(slab_missing_files)
 	ck_assert_uint_eq(res.freed_bytes, 0);
 
 	/* No meminfo: nothing to measure with, nothing written. */
-	put("proc/sys/vm/drop_caches", "");
+	tu_put_str(tmp_root, "proc/sys/vm/drop_caches", "");
 	snprintf(path, sizeof(path), "%s/proc/meminfo", tmp_root);
 	ck_assert_int_eq(unlink(path), 0);
 	ck_assert_int_eq(ms_reclaim_slab(ctx, &res), -ENOENT);
 	ck_assert_int_eq(res.status, -ENOENT);
-	ck_assert_str_eq(get("proc/sys/vm/drop_caches"), "");
+	ck_assert_str_eq(tu_read_text(tmp_root, "proc/sys/vm/drop_caches"), "");
 }
 END_TEST
 
@@ -578,7 +523,6 @@ static void make_slab(const char *dir, int n)
  * dentries and inodes just created, and the figure comes from SReclaimable. */
 START_TEST(slab_live)
 {
-	MS_OPTS(ms_ctx_opts, o, .sysroot = "/");
 	struct ms_reclaim_result res;
 	char dir[PATH_MAX];
 
@@ -589,7 +533,7 @@ START_TEST(slab_live)
 	/* On the disk, not tmpfs: tmpfs dentries are pinned and never freed. */
 	snprintf(dir, sizeof(dir), "%s/many", tmp_root);
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	ck_assert_int_eq(ms_ctx_new(&ctx, &o), 0);
+	ctx = tu_new_ctx("/");
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		make_slab(dir, 5000);
@@ -608,7 +552,7 @@ START_TEST(slab_live)
 		if (res.freed_slab_bytes > 0)
 			break;
 		/* Something else allocated slab meanwhile: once more. */
-		rm_tree(dir);
+		tu_rm_tree(dir);
 		ck_assert_int_eq(mkdir(dir, 0700), 0);
 	}
 	ck_assert_uint_gt(res.freed_slab_bytes, 0);
@@ -627,7 +571,7 @@ START_TEST(run_merges)
 		.kinds = MS_RECLAIM_SLAB | MS_RECLAIM_FILE, .memcg = "vm-a");
 
 	make_cgroup_tree();
-	put("proc/sys/vm/drop_caches", "");
+	tu_put_str(tmp_root, "proc/sys/vm/drop_caches", "");
 
 	/* Slab works, memory.reclaim is missing in vm-a: the whole request is
 	 * -EOPNOTSUPP, but the slab part is still reported. */
@@ -637,39 +581,41 @@ START_TEST(run_merges)
 	ck_assert_uint_eq(res.method, 1u << MS_RECLAIM_METHOD_DROP_SLAB);
 	ck_assert_uint_eq(res.requested_bytes, 8 * MIB);
 	ck_assert_uint_eq(res.freed_bytes, 0);
-	ck_assert_str_eq(get("proc/sys/vm/drop_caches"), "2");
+	ck_assert_str_eq(tu_read_text(tmp_root, "proc/sys/vm/drop_caches"), "2");
 
 	/* Both executors work at the root. */
-	put("proc/sys/vm/drop_caches", "");
+	tu_put_str(tmp_root, "proc/sys/vm/drop_caches", "");
 	o.memcg = NULL;
 	ck_assert_int_eq(ms_reclaim_run(ctx, &o, &res), 0);
 	ck_assert_int_eq(res.status, 0);
 	ck_assert_uint_eq(res.method,
 			  (1u << MS_RECLAIM_METHOD_DROP_SLAB) | (1u << MS_RECLAIM_METHOD_MEMCG));
 	ck_assert_uint_eq(res.freed_bytes, 0);
-	ck_assert_str_eq(get("proc/sys/vm/drop_caches"), "2");
-	ck_assert_str_eq(get("sys/fs/cgroup/memory.reclaim"), "4194304 swappiness=0");
+	ck_assert_str_eq(tu_read_text(tmp_root, "proc/sys/vm/drop_caches"), "2");
+	ck_assert_str_eq(tu_read_text(tmp_root, "sys/fs/cgroup/memory.reclaim"),
+			 "4194304 swappiness=0");
 
 	/* kinds 0 = FILE | SLAB. */
-	put("proc/sys/vm/drop_caches", "");
-	put("sys/fs/cgroup/memory.reclaim", "");
+	tu_put_str(tmp_root, "proc/sys/vm/drop_caches", "");
+	tu_put_str(tmp_root, "sys/fs/cgroup/memory.reclaim", "");
 	o.kinds = 0;
 	o.bytes = MIB;
 	ck_assert_int_eq(ms_reclaim_run(ctx, &o, &res), 0);
 	ck_assert_uint_eq(res.method,
 			  (1u << MS_RECLAIM_METHOD_DROP_SLAB) | (1u << MS_RECLAIM_METHOD_MEMCG));
-	ck_assert_str_eq(get("proc/sys/vm/drop_caches"), "2");
-	ck_assert_str_eq(get("sys/fs/cgroup/memory.reclaim"), "1048576 swappiness=0");
+	ck_assert_str_eq(tu_read_text(tmp_root, "proc/sys/vm/drop_caches"), "2");
+	ck_assert_str_eq(tu_read_text(tmp_root, "sys/fs/cgroup/memory.reclaim"),
+			 "1048576 swappiness=0");
 
 	/* SLAB alone needs no byte count and no memory.reclaim. */
-	put("proc/sys/vm/drop_caches", "");
+	tu_put_str(tmp_root, "proc/sys/vm/drop_caches", "");
 	o.kinds = MS_RECLAIM_SLAB;
 	o.bytes = 0;
 	o.memcg = "vm-a";
 	ck_assert_int_eq(ms_reclaim_run(ctx, &o, &res), 0);
 	ck_assert_int_eq(res.status, 0);
 	ck_assert_uint_eq(res.method, 1u << MS_RECLAIM_METHOD_DROP_SLAB);
-	ck_assert_str_eq(get("proc/sys/vm/drop_caches"), "2");
+	ck_assert_str_eq(tu_read_text(tmp_root, "proc/sys/vm/drop_caches"), "2");
 
 	/* FILE alone, where it cannot work. */
 	o.kinds = MS_RECLAIM_FILE;
@@ -746,11 +692,5 @@ static Suite *reclaim_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(reclaim_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(reclaim_suite());
 }

@@ -9,7 +9,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
@@ -29,6 +28,8 @@
 #include "proto/codec.h"
 #include "proto/frame.h"
 #include "transport/endpoint.h"
+
+#include "testutil.h"
 
 #define GUEST_FIXTURE MS_FIXTURES_DIR "/linux-6.1-guest"
 #define KIB 1024ull
@@ -81,9 +82,9 @@ struct world {
 	struct raw *raws[8];
 	unsigned nr_raws;
 
-	/* Host log lines, for checking why a peer was dropped. */
-	char hlog[8192];
-	size_t hlog_len;
+	/* What the contexts logged: hlog.all tells why a peer was dropped. */
+	struct tu_log hlog;
+	struct tu_log glog;
 };
 
 static struct world W;
@@ -94,27 +95,6 @@ static uint64_t now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static void host_log(enum ms_log_level level, const char *msg, void *userdata)
-{
-	struct world *w = userdata;
-	int n;
-
-	if (getenv("MS_TEST_VERBOSE"))
-		fprintf(stderr, "host <%d> %s\n", level, msg);
-	if (w->hlog_len + strlen(msg) + 2 > sizeof(w->hlog))
-		w->hlog_len = 0;        /* full: start over, keep the newest */
-	n = snprintf(w->hlog + w->hlog_len, sizeof(w->hlog) - w->hlog_len, "%s\n", msg);
-	if (n > 0 && (size_t)n < sizeof(w->hlog) - w->hlog_len)
-		w->hlog_len += (size_t)n;
-}
-
-static void guest_log(enum ms_log_level level, const char *msg, void *userdata)
-{
-	(void)userdata;
-	if (getenv("MS_TEST_VERBOSE"))
-		fprintf(stderr, "guest <%d> %s\n", level, msg);
 }
 
 static void on_host_event(struct ms_host *h, const struct ms_host_event *ev, void *userdata)
@@ -284,27 +264,17 @@ static bool cond_ge(void *arg)
 
 /* ---- setup --------------------------------------------------------------- */
 
-static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static void setup(void)
 {
-	MS_OPTS(ms_ctx_opts, ho, .log_fn = host_log, .log_userdata = &W,
-		.log_level = MS_LOG_DEBUG);
-	MS_OPTS(ms_ctx_opts, go, .sysroot = GUEST_FIXTURE, .log_fn = guest_log,
-		.log_level = MS_LOG_DEBUG);
-
 	memset(&W, 0, sizeof(W));
-	snprintf(W.dir, sizeof(W.dir), "/tmp/ms-test-session-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(W.dir));
+	W.hlog.name = "host";
+	W.glog.name = "guest";
+	ck_assert_uint_lt((size_t)snprintf(W.dir, sizeof(W.dir), "%s", tu_tmp_root("session")),
+			  sizeof(W.dir));
 	snprintf(W.sock, sizeof(W.sock), "%.64s/host.sock", W.dir);
 	snprintf(W.endpoint, sizeof(W.endpoint), "unix:%.96s", W.sock);
-	ck_assert_int_eq(ms_ctx_new(&W.hctx, &ho), 0);
-	ck_assert_int_eq(ms_ctx_new(&W.gctx, &go), 0);
+	W.hctx = tu_new_ctx_log(NULL, &W.hlog);
+	W.gctx = tu_new_ctx_log(GUEST_FIXTURE, &W.glog);
 }
 
 static void raw_close(struct raw *r);
@@ -322,8 +292,7 @@ static void teardown(void)
 	ms_report_clear(&W.last_report);
 	ms_ctx_free(W.gctx);
 	ms_ctx_free(W.hctx);
-	if (W.dir[0])
-		nftw(W.dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	tu_tmp_cleanup();
 	memset(&W, 0, sizeof(W));
 }
 
@@ -860,79 +829,21 @@ END_TEST
 
 /* ---- tests: reclaim -------------------------------------------------------- */
 
-static const char *copy_src;
-static const char *copy_dst;
-
-static int copy_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	char dst[PATH_MAX], buf[65536];
-	int in, out;
-	ssize_t n;
-
-	(void)ftw;
-	if ((size_t)snprintf(dst, sizeof(dst), "%s%s", copy_dst, path + strlen(copy_src)) >=
-	    sizeof(dst))
-		return -1;
-	if (type == FTW_D)
-		return mkdir(dst, 0755) == 0 || errno == EEXIST ? 0 : -1;
-	if (type != FTW_F || !S_ISREG(st->st_mode))
-		return 0;
-	in = open(path, O_RDONLY | O_CLOEXEC);
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (in < 0 || out < 0)
-		goto fail;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			goto fail;
-	close(in);
-	close(out);
-	return n < 0 ? -1 : 0;
-fail:
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
-	return -1;
-}
-
 /* Copy the guest capture to W.dir/root and use it as the guest's sysroot.
  * The capture has no proc/sys/vm/drop_caches: add it as a plain file. */
 static void use_fixture_copy(char *root, size_t size)
 {
-	MS_OPTS(ms_ctx_opts, go, .log_fn = guest_log, .log_level = MS_LOG_DEBUG);
 	char path[PATH_MAX];
-	FILE *f;
 
 	ck_assert_uint_le(strlen(W.dir) + 5, 96);
 	snprintf(root, size, "%s/root", W.dir);
-	copy_src = GUEST_FIXTURE;
-	copy_dst = root;
-	ck_assert_int_eq(nftw(GUEST_FIXTURE, copy_cb, 16, FTW_PHYS), 0);
+	tu_copy_fixture_tree(W.dir, "root", "linux-6.1-guest");
 	snprintf(path, sizeof(path), "%s/proc/sys", root);
 	ck_assert_int_eq(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/proc/sys/vm", root);
-	ck_assert_int_eq(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/proc/sys/vm/drop_caches", root);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fclose(f);
+	tu_put_str(root, "proc/sys/vm/drop_caches", "");
 
 	ms_ctx_free(W.gctx);
-	go.sysroot = root;
-	ck_assert_int_eq(ms_ctx_new(&W.gctx, &go), 0);
-}
-
-static const char *read_text(const char *path)
-{
-	static char buf[256];
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	ck_assert_msg(f, "%s: %m", path);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return buf;
+	W.gctx = tu_new_ctx_log(root, &W.glog);
 }
 
 START_TEST(reclaim_round_trip)
@@ -984,7 +895,7 @@ START_TEST(reclaim_round_trip)
 	ck_assert_uint_eq(W.last_reply.result.method, 1u << MS_RECLAIM_METHOD_DROP_SLAB);
 	ck_assert_uint_eq(W.last_reply.result.freed_bytes, 0);
 	ck_assert_uint_eq(W.last_reply.result.freed_slab_bytes, 0);
-	ck_assert_str_eq(read_text(dc), "2");
+	ck_assert_str_eq(tu_read_text(root, "proc/sys/vm/drop_caches"), "2");
 	ck_assert_uint_eq(W.g_reclaims, 1);
 	ck_assert_uint_eq(W.g_last_reply.id, rid);
 	ck_assert_int_eq(ms_host_guest_info(W.host, id, &info), 0);
@@ -1014,7 +925,7 @@ START_TEST(reclaim_round_trip)
 	ck_assert_uint_eq(W.last_reply.id, rid);
 	ck_assert_int_eq(W.last_reply.result.status, -EOPNOTSUPP);
 	ck_assert_uint_eq(W.last_reply.result.method, 1u << MS_RECLAIM_METHOD_DROP_SLAB);
-	ck_assert_str_eq(read_text(dc), "2");
+	ck_assert_str_eq(tu_read_text(root, "proc/sys/vm/drop_caches"), "2");
 
 	ck_assert_uint_eq(W.h_gone, 0);
 	ck_assert_uint_eq(W.g_disconnected, 0);
@@ -1169,7 +1080,7 @@ START_TEST(hostile_garbage)
 	raw_send(a, junk, sizeof(junk));
 	raw_wait_closed(a, 2000);
 	raw_close(a);
-	ck_assert_msg(contains(W.hlog, "not a valid protobuf"), "log: %s", W.hlog);
+	ck_assert_msg(contains(W.hlog.all, "not a valid protobuf"), "log: %s", W.hlog.all);
 
 	/* Text: "GET " read as a length is ~1.2 GB. */
 	raw_open(b);
@@ -1210,7 +1121,8 @@ START_TEST(hostile_oversized)
 	raw_send(a, big, sizeof(big));
 	raw_wait_closed(a, 2000);
 	raw_close(a);
-	ck_assert_msg(contains(W.hlog, "larger than the 65536-byte limit"), "log: %s", W.hlog);
+	ck_assert_msg(contains(W.hlog.all, "larger than the 65536-byte limit"), "log: %s",
+		      W.hlog.all);
 
 	/* After Hello: GUEST_GONE with -EMSGSIZE. */
 	evil = raw_ready(b, "evil-big");
@@ -1267,7 +1179,7 @@ START_TEST(hostile_report_before_hello)
 	ms_report_clear(&m.u.report);
 	raw_wait_closed(a, 2000);
 	raw_close(a);
-	ck_assert_msg(contains(W.hlog, "expected Hello, got Report"), "log: %s", W.hlog);
+	ck_assert_msg(contains(W.hlog.all, "expected Hello, got Report"), "log: %s", W.hlog.all);
 
 	/* An unknown message type before Hello is not a Hello either. */
 	raw_open(b);
@@ -1389,7 +1301,7 @@ START_TEST(hostile_slowloris)
 	ck_assert_uint_lt(s.drip_closed_us - t0, 1500000);
 	raw_close(a);
 	raw_close(b);
-	ck_assert_msg(contains(W.hlog, "no Hello within 300 ms"), "log: %s", W.hlog);
+	ck_assert_msg(contains(W.hlog.all, "no Hello within 300 ms"), "log: %s", W.hlog.all);
 	ck_assert_uint_eq(W.h_ready, 1);
 	ck_assert_uint_eq(W.h_gone, 0);
 	ck_assert_int_eq(ms_host_get_timeout_us(W.host), -1);
@@ -1610,7 +1522,7 @@ START_TEST(reclaim_timeout)
 	ck_assert_int_eq(W.last_reply.result.status, -ETIMEDOUT);
 	ck_assert_uint_eq(W.last_reply.result.requested_bytes, 8 * MIB);
 	ck_assert_uint_eq(W.last_reply.result.freed_bytes, 0);
-	ck_assert(contains(W.hlog, "no answer to reclaim request"));
+	ck_assert(contains(W.hlog.all, "no answer to reclaim request"));
 
 	/* The late answer is dropped, the guest stays. */
 	res.u.reclaim_result.id = rid;
@@ -1619,7 +1531,7 @@ START_TEST(reclaim_timeout)
 	pump_for(100);
 	ck_assert(!W.seen[id].gone);
 	ck_assert_uint_eq(W.h_replies, 1);
-	ck_assert(contains(W.hlog, "came after the host gave up"));
+	ck_assert(contains(W.hlog.all, "came after the host gave up"));
 
 	/* The next request goes through and its answer is taken. */
 	ck_assert_int_eq(ms_host_reclaim(W.host, id, &req, &rid2), 0);
@@ -1748,7 +1660,7 @@ START_TEST(max_guests)
 	raw_open(b);                      /* one too many */
 	raw_wait_closed(b, 2000);
 	raw_close(b);
-	ck_assert_msg(contains(W.hlog, "max_guests"), "log: %s", W.hlog);
+	ck_assert_msg(contains(W.hlog.all, "max_guests"), "log: %s", W.hlog.all);
 	raw_drain(a);
 	ck_assert(!a->closed);
 	raw_close(a);
@@ -1984,11 +1896,5 @@ static Suite *session_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(session_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(session_suite());
 }
