@@ -331,6 +331,7 @@ static void usage(FILE *f)
 		"  -c, --control unix:PATH    control socket for memsharectl (mode 0600)\n"
 		"  -i, --report-interval-ms N report interval asked of guests (default: theirs)\n"
 		"  -b, --bins MS,MS,...       LRU age bin edges asked of guests\n"
+		"  -R, --record FILE          record all guest traffic (memshare-sim replays it)\n"
 		"  -v, --verbose              more logging (repeat for debug)\n"
 		"  -h, --help                 this help\n"
 		"  -V, --version              print the version\n");
@@ -343,19 +344,23 @@ int main(int argc, char **argv)
 		{ "control", required_argument, NULL, 'c' },
 		{ "report-interval-ms", required_argument, NULL, 'i' },
 		{ "bins", required_argument, NULL, 'b' },
+		{ "record", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	const char *listens[8], *control = NULL;
+	const char *listens[8], *control = NULL, *record = NULL;
 	uint64_t edges[MS_LRU_MAX_BINS - 1];
 	int nr_listens = 0, nr_edges = 0, verbose = 0, c, r, sfd;
 	uint32_t interval = 0;
 	struct hostd d = { 0 };
 
-	while ((c = getopt_long(argc, argv, "l:c:i:b:vhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:c:i:b:R:vhV", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'R':
+			record = optarg;
+			break;
 		case 'l':
 			if (nr_listens == 8) {
 				fprintf(stderr, "memshare-hostd: at most 8 --listen\n");
@@ -410,7 +415,7 @@ int main(int argc, char **argv)
 	}
 	MS_OPTS(ms_host_opts, hopts, .ctx = d.ctx, .report_interval_ms = interval,
 		.bin_edges_ms = nr_edges ? edges : NULL, .nr_bin_edges = (size_t)nr_edges,
-		.event_fn = on_event, .userdata = &d);
+		.record_path = record, .event_fn = on_event, .userdata = &d);
 	r = ms_host_new(&d.host, &hopts);
 	for (int i = 0; r == 0 && i < nr_listens; i++)
 		r = ms_host_listen(d.host, listens[i]);

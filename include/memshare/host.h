@@ -76,13 +76,17 @@ struct ms_host_opts {
 	 * (deadline_ms, 0 if none) completes with status -ETIMEDOUT; the
 	 * guest's late answer is then dropped.  0 = 60000. */
 	uint32_t reclaim_timeout_ms;
+	/* Record every frame from and to guests into this file (created or
+	 * truncated; format in memshare/trace.h); NULL: no recording.  A
+	 * write error stops the recording (logged), not the host. */
+	const char *record_path;
 	size_t :0;
 };
 
 /*
  * ms_host_new - create a host.
  * Returns 0, or -EINVAL (bad options or endpoint syntax), the errors of
- * ms_host_listen(), -ENOMEM.
+ * ms_host_listen(), the errno of creating record_path, -ENOMEM.
  */
 int ms_host_new(struct ms_host **out, const struct ms_host_opts *opts);
 

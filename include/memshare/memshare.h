@@ -11,5 +11,8 @@
 #include <memshare/message.h>
 #include <memshare/host.h>
 #include <memshare/guest.h>
+#include <memshare/policy.h>
+#include <memshare/trace.h>
+#include <memshare/sim.h>
 
 #endif

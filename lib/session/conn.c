@@ -82,6 +82,22 @@ int ms_conn_connect_result(struct ms_conn *c)
 	return update_events(c, c->out_len > c->out_off);
 }
 
+/* Append to the host's recording; a failing recorder is switched off. */
+static void conn_record(struct ms_conn *c, enum ms_trace_dir dir, const void *data, size_t len)
+{
+	if (!c->recorder || !*c->recorder)
+		return;
+	if (ms_trace_writer_add(*c->recorder, c->record_id, dir, data, len) < 0) {
+		ms_trace_writer_close(*c->recorder);
+		*c->recorder = NULL;
+	}
+}
+
+void ms_conn_record_gone(struct ms_conn *c, const char *reason)
+{
+	conn_record(c, MS_TRACE_GUEST_GONE, reason, strlen(reason));
+}
+
 int ms_conn_flush(struct ms_conn *c)
 {
 	while (c->out_off < c->out_len) {
@@ -114,6 +130,7 @@ int ms_conn_send(struct ms_conn *c, struct ms_msg *m, uint32_t max_frame)
 	r = ms_msg_encode(m, max_frame, &frame, &len);
 	if (r < 0)
 		return r;
+	conn_record(c, MS_TRACE_TO_GUEST, frame + MS_FRAME_HEADER_BYTES, len - MS_FRAME_HEADER_BYTES);
 	held = c->out_len - c->out_off;
 	if (held + len > MS_CONN_OUT_MAX_BYTES) {
 		free(frame);
@@ -197,6 +214,7 @@ int ms_conn_next(struct ms_conn *c, struct ms_msg *m, char *why, size_t why_size
 	if (r <= 0)
 		return r;
 	c->frames_in++;
+	conn_record(c, MS_TRACE_FROM_GUEST, payload, len);
 	r = ms_msg_decode(payload, len, m, why, why_size);
 	return r < 0 ? r : 1;
 }

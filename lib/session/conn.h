@@ -11,6 +11,7 @@
 
 #include "../proto/codec.h"
 #include "../proto/frame.h"
+#include "../trace/trace-writer.h"
 
 /* What an epoll_event's data.ptr points at. */
 enum ms_watch_kind {
@@ -42,6 +43,9 @@ struct ms_conn {
 	uint64_t frames_in;
 	uint64_t bytes_in;
 	char peer[96];
+	/* Recording (host side): every frame in and out; NULL = off. */
+	struct ms_trace_writer **recorder;
+	uint64_t record_id;
 };
 
 /* Take ownership of @fd and add it to @epfd (EPOLLIN, plus EPOLLOUT if
@@ -69,6 +73,9 @@ int ms_conn_read(struct ms_conn *c);
  * why).
  */
 int ms_conn_next(struct ms_conn *c, struct ms_msg *m, char *why, size_t why_size);
+
+/* Record that the connection closed (host recording only). */
+void ms_conn_record_gone(struct ms_conn *c, const char *reason);
 
 /* For a non-blocking connect: 0 once connected, -errno if it failed. */
 int ms_conn_connect_result(struct ms_conn *c);

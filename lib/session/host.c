@@ -71,6 +71,7 @@ struct ms_host {
 	uint32_t reclaim_timeout_ms;
 	ms_host_event_fn event_fn;
 	void *userdata;
+	struct ms_trace_writer *recorder;
 };
 
 static void emit(struct ms_host *h, struct host_guest *g, struct ms_host_event *ev)
@@ -109,6 +110,7 @@ static void guest_kill(struct ms_host *h, struct host_guest *g, int err, const c
 		emit(h, g, &ev);
 	}
 	g->state = GUEST_DEAD;
+	ms_conn_record_gone(&g->conn, g->gone_reason);
 	ms_conn_close(&g->conn);
 }
 
@@ -339,6 +341,8 @@ static void accept_all(struct ms_host *h, struct host_listener *l)
 			free(g);
 			continue;
 		}
+		g->conn.recorder = &h->recorder;
+		g->conn.record_id = g->id;
 		for (tail = &h->guests; *tail; tail = &(*tail)->next)
 			;
 		*tail = g;
@@ -389,7 +393,7 @@ MS_EXPORT int ms_host_new(struct ms_host **out, const struct ms_host_opts *opts)
 	const uint64_t *edges;
 	struct ms_host *h;
 	size_t nedges;
-	const char *listen;
+	const char *listen, *record;
 	int r;
 
 	if (!out || !MS_OPTS_VALID(opts, ms_host_opts))
@@ -434,6 +438,16 @@ MS_EXPORT int ms_host_new(struct ms_host **out, const struct ms_host_opts *opts)
 		free(h);
 		return r;
 	}
+	record = MS_OPTS_GET(opts, ms_host_opts, record_path, NULL);
+	if (record) {
+		r = ms_trace_writer_open(&h->recorder, record);
+		if (r < 0) {
+			ms_err(h->ctx, "record to %s: %s", record, strerror(-r));
+			ms_host_free(h);
+			return r;
+		}
+		ms_info(h->ctx, "recording guest traffic to %s", record);
+	}
 	listen = MS_OPTS_GET(opts, ms_host_opts, listen, NULL);
 	if (listen) {
 		r = ms_host_listen(h, listen);
@@ -456,6 +470,7 @@ MS_EXPORT void ms_host_free(struct ms_host *h)
 
 			ms_strlcpy(m.u.reason, "host shutting down", sizeof(m.u.reason));
 			ms_conn_send(&g->conn, &m, h->max_frame);
+			ms_conn_record_gone(&g->conn, "host shutting down");
 		}
 	}
 	while (h->guests) {
@@ -471,6 +486,7 @@ MS_EXPORT void ms_host_free(struct ms_host *h)
 	}
 	if (h->epfd >= 0)
 		close(h->epfd);
+	ms_trace_writer_close(h->recorder);
 	free(h);
 }
 
