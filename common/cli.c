@@ -23,15 +23,28 @@ void cli_log_stderr(enum ms_log_level level, const char *msg, void *userdata)
 int cli_parse_bytes(const char *s, uint64_t *out)
 {
 	unsigned long long v;
-	uint64_t mult = 1;
+	uint64_t mult = 1, frac_num = 0, frac_den = 1;
+	const char *p;
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+')
+	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno || end == s)
+	if (errno)
 		return -EINVAL;
+	/* An optional fraction, meaningful with a unit: "1.5G". */
+	if (*end == '.') {
+		for (p = end + 1; *p >= '0' && *p <= '9'; p++) {
+			if (frac_den < 1000000000ull) {
+				frac_num = frac_num * 10 + (uint64_t)(*p - '0');
+				frac_den *= 10;
+			}
+		}
+		if (p == end + 1)
+			return -EINVAL;
+		end = (char *)p;
+	}
 	if (*end) {
 		switch (*end) {
 		case 'k': case 'K':
@@ -58,7 +71,8 @@ int cli_parse_bytes(const char *s, uint64_t *out)
 		if (*end)
 			return -EINVAL;
 	}
-	if (__builtin_mul_overflow((uint64_t)v, mult, out))
+	if (__builtin_mul_overflow((uint64_t)v, mult, out) ||
+	    __builtin_add_overflow(*out, frac_num * mult / frac_den, out))
 		return -ERANGE;
 	return 0;
 }
@@ -85,7 +99,7 @@ int cli_parse_edges(const char *s, uint64_t *edges, size_t max)
 
 	if (!s || !*s)
 		return -EINVAL;
-	while (*p) {
+	for (;;) {
 		unsigned long long v;
 		char *end;
 
@@ -93,14 +107,14 @@ int cli_parse_edges(const char *s, uint64_t *edges, size_t max)
 			return -EINVAL;
 		errno = 0;
 		v = strtoull(p, &end, 10);
-		if (errno || v == 0 || (n && v <= edges[n - 1]))
+		if (errno || v == 0 || v > CLI_MAX_EDGE_MS || (n && v <= edges[n - 1]))
 			return -EINVAL;
 		edges[n++] = v;
-		if (*end == ',')
-			end++;
-		else if (*end)
+		if (*end == '\0')
+			break;
+		if (*end != ',')
 			return -EINVAL;
-		p = end;
+		p = end + 1;        /* "1," and "1,,2" are refused by the digit check */
 	}
 	return (int)n;
 }

@@ -10,13 +10,17 @@
 /* Log callback printing "<prog>: <level>: msg" to stderr. */
 void cli_log_stderr(enum ms_log_level level, const char *msg, void *userdata);
 
-/* Parse "1048576", "512K", "256M", "2G" (binary units) into bytes. */
+/* Parse "1048576", "512K", "256M", "1.5G", "2GiB" (binary units) into bytes. */
 int cli_parse_bytes(const char *s, uint64_t *out);
 
 /* Parse a decimal unsigned 32-bit number; -EINVAL if not one. */
 int cli_parse_u32(const char *s, uint32_t *out);
 
-/* Parse "5000,30000,120000" into ascending edges; returns the count or -EINVAL. */
+/* Largest bin edge accepted on a command line: one year, in ms. */
+#define CLI_MAX_EDGE_MS 31536000000ull
+
+/* Parse "5000,30000,120000" into ascending edges (1..CLI_MAX_EDGE_MS);
+ * returns the count or -EINVAL. */
 int cli_parse_edges(const char *s, uint64_t *edges, size_t max);
 
 /* "356.1 MiB"-style rendering of a byte count into buf. */

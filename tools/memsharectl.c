@@ -18,12 +18,16 @@
 
 #include "cli.h"
 #include "msjson.h"
+#include "unixsock.h"
 
 #define HOST_REPLY_TIMEOUT_MS 180000
 /* Returned by a command for a command-line mistake: exit status 2. */
 #define USAGE_ERROR (-100000)
 
 static bool opt_json;
+static uint32_t opt_timeout_ms = HOST_REPLY_TIMEOUT_MS;
+/* Messages the library logged during the last call (not to say it twice). */
+static unsigned lib_errors;
 
 static void usage(FILE *f)
 {
@@ -50,7 +54,9 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  -r, --sysroot DIR   read /proc and /sys under DIR\n"
 		"  -H, --host ENDPOINT memshare-hostd control socket (unix:/path)\n"
-		"  -j, --json          JSON output (keys carry units: *_bytes, *_us, *_ms)\n"
+		"  -j, --json          JSON output (keys carry units: *_bytes, *_us, *_ms);\n"
+		"                      may also follow the command\n"
+		"  -t, --timeout-ms N  wait at most N ms for memshare-hostd (default 180000)\n"
 		"  -h, --help          this help\n"
 		"  -V, --version       print the version\n");
 }
@@ -322,32 +328,26 @@ static int cmd_report(struct ms_ctx *ctx)
 
 static int host_call(const char *endpoint, json_object *req, json_object **resp)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path, *txt;
+	const char *txt;
 	size_t cap = 65536, len = 0;
 	char *buf;
 	int fd, r = 0;
 
-	if (strncmp(endpoint, "unix:", 5) != 0 || strlen(endpoint + 5) >= sizeof(sa.sun_path) ||
-	    !endpoint[5]) {
-		fprintf(stderr, "memsharectl: --host wants unix:/path/to/control.sock\n");
-		return -EINVAL;
+	fd = unixsock_connect(endpoint);
+	if (fd == -EINVAL) {
+		fprintf(stderr, "memsharectl: --host wants unix:/absolute/path or unix:@name\n");
+		return USAGE_ERROR;
 	}
-	path = endpoint + 5;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		fprintf(stderr, "memsharectl: cannot reach memshare-hostd at %s: %s\n", path,
-			strerror(-r));
-		close(fd);
-		return r;
+	if (fd < 0) {
+		fprintf(stderr, "memsharectl: cannot reach memshare-hostd at %s: %s\n", endpoint,
+			strerror(-fd));
+		return fd;
 	}
 	txt = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	if (send(fd, txt, strlen(txt), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
 		r = -errno;
+		fprintf(stderr, "memsharectl: cannot talk to memshare-hostd at %s: %s (is it a "
+			"control socket?)\n", endpoint, strerror(-r));
 		close(fd);
 		return r;
 	}
@@ -362,7 +362,7 @@ static int host_call(const char *endpoint, json_object *req, json_object **resp)
 
 		if (memchr(buf, '\n', len))
 			break;
-		if (poll(&p, 1, HOST_REPLY_TIMEOUT_MS) == 0) {
+		if (poll(&p, 1, (int)opt_timeout_ms) == 0) {
 			r = -ETIMEDOUT;
 			break;
 		}
@@ -412,7 +412,10 @@ static int host_error(json_object *resp)
 	if (json_object_object_get_ex(resp, "ok", &ok) && json_object_get_boolean(ok))
 		return 0;
 	e = msj_get_u64(resp, "errno");
-	fprintf(stderr, "memsharectl: %s\n", msj_get_string(resp, "error") ?: "error");
+	if (opt_json)
+		print_json(resp);
+	else
+		fprintf(stderr, "memsharectl: %s\n", msj_get_string(resp, "error") ?: "error");
 	return e == MS_UNKNOWN || e == 0 ? -EIO : -(int)e;
 }
 
@@ -479,6 +482,91 @@ static void print_guest(json_object *g)
 		       (unsigned long long)msj_get_u64(lr, "duration_us"));
 }
 
+static void print_host(json_object *resp)
+{
+	json_object *h = NULL, *pol = NULL, *nodes = NULL, *acts = NULL;
+	char a[32], b[32], p[32];
+
+	if (json_object_object_get_ex(resp, "host", &h) && h) {
+		double psi = msj_get_double(h, "psi_some_avg10");
+
+		printf("host      total %s, available %s, PSI some avg10 %s%%, trigger %s (fired %llu)\n",
+		       cli_fmt_bytes(msj_get_u64(h, "total_bytes"), a, sizeof(a)),
+		       cli_fmt_bytes(msj_get_u64(h, "available_bytes"), b, sizeof(b)),
+		       isnan(psi) ? "-" : (snprintf(p, sizeof(p), "%.2f", psi), p),
+		       json_object_get_boolean(json_object_object_get(h, "psi_trigger")) ? "armed" : "off",
+		       (unsigned long long)msj_get_u64(h, "psi_trigger_fired"));
+		if (json_object_object_get_ex(h, "nodes", &nodes) && json_object_array_length(nodes) > 1)
+			for (size_t i = 0; i < json_object_array_length(nodes); i++) {
+				json_object *nd = json_object_array_get_idx(nodes, i);
+
+				printf("  node %llu  total %s, free %s\n",
+				       (unsigned long long)msj_get_u64(nd, "node"),
+				       cli_fmt_bytes(msj_get_u64(nd, "total_bytes"), a, sizeof(a)),
+				       cli_fmt_bytes(msj_get_u64(nd, "free_bytes"), b, sizeof(b)));
+			}
+	}
+	if (json_object_object_get_ex(resp, "policy", &pol) && pol) {
+		printf("policy    %s%s, every %llu ms, %llu rounds, %llu actions\n",
+		       msj_get_string(pol, "name"),
+		       json_object_get_boolean(json_object_object_get(pol, "dry_run")) ? " (dry run)" : "",
+		       (unsigned long long)msj_get_u64(pol, "interval_ms"),
+		       (unsigned long long)msj_get_u64(pol, "rounds"),
+		       (unsigned long long)msj_get_u64(pol, "actions"));
+		if (json_object_object_get_ex(pol, "recent_actions", &acts)) {
+			size_t n = json_object_array_length(acts), from = n > 5 ? n - 5 : 0;
+
+			for (size_t i = from; i < n; i++) {
+				json_object *x = json_object_array_get_idx(acts, i);
+				const char *what = msj_get_string(x, "action");
+				bool rec = what && strcmp(what, "reclaim") == 0;
+
+				printf("  round %llu: %s %s %s: %s [%s]\n",
+				       (unsigned long long)msj_get_u64(x, "round"),
+				       msj_get_string(x, "guest"), what,
+				       cli_fmt_bytes(msj_get_u64(x, rec ? "bytes" : "target_bytes"), a,
+						     sizeof(a)),
+				       msj_get_string(x, "reason"), msj_get_string(x, "result"));
+			}
+		}
+	}
+}
+
+static void print_domains(json_object *resp)
+{
+	json_object *doms = NULL;
+
+	if (!json_object_object_get_ex(resp, "domains", &doms) || !doms)
+		return;
+	printf("libvirt domains: %zu\n", json_object_array_length(doms));
+	for (size_t i = 0; i < json_object_array_length(doms); i++) {
+		json_object *dm = json_object_array_get_idx(doms, i), *b = NULL, *st = NULL, *w = NULL;
+		char a[32], c[32], e[32], f[32];
+
+		json_object_object_get_ex(dm, "balloon", &b);
+		json_object_object_get_ex(dm, "stats", &st);
+		json_object_object_get_ex(dm, "warnings", &w);
+		printf("domain %s  agent %s", msj_get_string(dm, "name"), msj_get_string(dm, "agent"));
+		if (msj_get_u64(dm, "vsock_cid") != MS_UNKNOWN)
+			printf(", vsock cid %llu", (unsigned long long)msj_get_u64(dm, "vsock_cid"));
+		if (msj_get_string(dm, "channel_path"))
+			printf(", channel %s", msj_get_string(dm, "channel_path"));
+		printf("\n  balloon   %s: current %s of max %s, min_guarantee %s\n",
+		       msj_get_string(b, "model")[0] ? msj_get_string(b, "model") : "none",
+		       cli_fmt_bytes(msj_get_u64(b, "current_bytes"), a, sizeof(a)),
+		       cli_fmt_bytes(msj_get_u64(b, "max_bytes"), c, sizeof(c)),
+		       cli_fmt_bytes(msj_get_u64(b, "min_guarantee_bytes"), e, sizeof(e)));
+		if (st)
+			printf("  stats     guest free %s, usable %s, total %s, rss %s\n",
+			       cli_fmt_bytes(msj_get_u64(st, "guest_free_bytes"), a, sizeof(a)),
+			       cli_fmt_bytes(msj_get_u64(st, "guest_usable_bytes"), c, sizeof(c)),
+			       cli_fmt_bytes(msj_get_u64(st, "guest_total_bytes"), e, sizeof(e)),
+			       cli_fmt_bytes(msj_get_u64(st, "rss_bytes"), f, sizeof(f)));
+		for (size_t k = 0; w && k < json_object_array_length(w); k++)
+			printf("  warning   %s\n", json_object_get_string(json_object_array_get_idx(w, k)));
+	}
+}
+
 static int cmd_status(const char *host)
 {
 	json_object *req = json_object_new_object(), *resp = NULL, *guests;
@@ -499,8 +587,10 @@ static int cmd_status(const char *host)
 			printf("memshare-hostd %s, up %.1f s, %zu guest%s\n",
 			       msj_get_string(resp, "version"),
 			       (double)msj_get_u64(resp, "uptime_ms") / 1000.0, n, n == 1 ? "" : "s");
+			print_host(resp);
 			for (size_t i = 0; i < n; i++)
 				print_guest(json_object_array_get_idx(guests, i));
+			print_domains(resp);
 		}
 	}
 	json_object_put(resp);
@@ -552,21 +642,25 @@ static int cmd_reclaim(const char *host, int argc, char **argv)
 			print_json(resp);
 		} else {
 			json_object *methods = json_object_object_get(res, "methods");
+			const char *why = status == -ETIMEDOUT
+				? "the guest did not answer in time (or missed its deadline)"
+				: status == -EAGAIN ? "the guest's kernel found less to free than asked"
+				: status ? strerror((int)-status) : NULL;
 
-			printf("guest %s: requested %s, freed %s (file %s, anon %s, slab %s) in %.1f ms"
-			       " via %s%s%s\n",
+			printf("guest %s: freed %llu bytes (%s: file %s, anon %s, slab %s) of %s "
+			       "asked, in %.1f ms via %s%s%s\n",
 			       msj_get_string(resp, "guest"),
-			       cli_fmt_bytes(msj_get_u64(res, "requested_bytes"), a, sizeof(a)),
+			       (unsigned long long)msj_get_u64(res, "freed_bytes"),
 			       cli_fmt_bytes(msj_get_u64(res, "freed_bytes"), b, sizeof(b)),
 			       cli_fmt_bytes(msj_get_u64(res, "freed_file_bytes"), x, sizeof(x)),
 			       cli_fmt_bytes(msj_get_u64(res, "freed_anon_bytes"), y, sizeof(y)),
 			       cli_fmt_bytes(msj_get_u64(res, "freed_slab_bytes"), z, sizeof(z)),
+			       cli_fmt_bytes(msj_get_u64(res, "requested_bytes"), a, sizeof(a)),
 			       (double)msj_get_u64(res, "duration_us") / 1000.0,
 			       methods && json_object_array_length(methods)
 				       ? json_object_to_json_string_ext(methods, JSON_C_TO_STRING_PLAIN)
 				       : "nothing",
-			       status ? "; status: " : "", status ? strerror((int)-status) : "");
-			printf("freed_bytes %llu\n", (unsigned long long)msj_get_u64(res, "freed_bytes"));
+			       why ? "; " : "", why ? why : "");
 		}
 		/* Less than asked (-EAGAIN) is an answer, not a failure. */
 		if (status && status != -EAGAIN)
@@ -580,12 +674,36 @@ usage:
 	return USAGE_ERROR;
 }
 
+/* Log callback: print like the agents do, and count errors so that the
+ * command does not print the same failure a second time. */
+static void log_stderr(enum ms_log_level level, const char *msg, void *userdata)
+{
+	if (level <= MS_LOG_ERR)
+		lib_errors++;
+	cli_log_stderr(level, msg, userdata);
+}
+
+/* Global options may also follow the command ("status --json"). */
+static void take_global_flags(int *argc, char **argv)
+{
+	int k = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)
+			opt_json = true;
+		else
+			argv[k++] = argv[i];
+	}
+	*argc = k;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "sysroot", required_argument, NULL, 'r' },
 		{ "host", required_argument, NULL, 'H' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -594,7 +712,7 @@ int main(int argc, char **argv)
 	struct ms_ctx *ctx = NULL;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "+r:H:jhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+r:H:jt:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			sysroot = optarg;
@@ -604,6 +722,13 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			opt_json = true;
+			break;
+		case 't':
+			if (cli_parse_u32(optarg, &opt_timeout_ms) < 0 || !opt_timeout_ms ||
+			    opt_timeout_ms > INT32_MAX) {
+				fprintf(stderr, "memsharectl: --timeout-ms wants a positive number\n");
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -623,22 +748,32 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
+	take_global_flags(&argc, argv);
 
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reclaim") == 0) {
 		if (!host) {
 			fprintf(stderr, "memsharectl: %s needs --host unix:CONTROL\n", cmd);
 			return 2;
 		}
-		r = strcmp(cmd, "status") == 0 ? (argc == 1 ? cmd_status(host) : USAGE_ERROR)
-					       : cmd_reclaim(host, argc, argv);
+		if (strcmp(cmd, "status") == 0 && argc != 1) {
+			fprintf(stderr, "memsharectl: status takes no arguments (got '%s')\n", argv[1]);
+			return 2;
+		}
+		r = strcmp(cmd, "status") == 0 ? cmd_status(host) : cmd_reclaim(host, argc, argv);
 		return r == USAGE_ERROR ? 2 : r < 0 ? 1 : 0;
 	}
+	if (host) {
+		fprintf(stderr, "memsharectl: --host is for status and reclaim; %s reads this "
+			"machine (or --sysroot)\n", cmd);
+		return 2;
+	}
 
-	MS_OPTS(ms_ctx_opts, copts, .sysroot = sysroot, .log_fn = cli_log_stderr,
+	MS_OPTS(ms_ctx_opts, copts, .sysroot = sysroot, .log_fn = log_stderr,
 		.log_userdata = (void *)"memsharectl", .log_level = MS_LOG_WARNING);
 	r = ms_ctx_new(&ctx, &copts);
 	if (r < 0) {
-		fprintf(stderr, "memsharectl: sysroot %s: %s\n", sysroot, strerror(-r));
+		if (!lib_errors)
+			fprintf(stderr, "memsharectl: sysroot %s: %s\n", sysroot, strerror(-r));
 		return 1;
 	}
 	if (strcmp(cmd, "pressure") == 0) {
@@ -665,7 +800,7 @@ int main(int argc, char **argv)
 	}
 	if (r == USAGE_ERROR)
 		fprintf(stderr, "memsharectl: bad command or arguments: %s (see --help)\n", cmd);
-	else if (r < 0)
+	else if (r < 0 && !lib_errors)
 		fprintf(stderr, "memsharectl %s: %s\n", cmd, strerror(-r));
 	ms_ctx_free(ctx);
 	return r == USAGE_ERROR ? 2 : r < 0 ? 1 : 0;

@@ -132,6 +132,16 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (connect && strncmp(connect, "unix:", 5) && strncmp(connect, "vsock:", 6)) {
+		fprintf(stderr, "memshare-guestd: --connect %s: want unix:/path, unix:@name or "
+			"vsock:CID:PORT (vsock:2:PORT for the host of a VM)\n", connect);
+		return 2;
+	}
+	if (memcg && strstr(memcg, "..")) {
+		fprintf(stderr, "memshare-guestd: --memcg %s: a cgroup path below "
+			"/sys/fs/cgroup, without '..'\n", memcg);
+		return 2;
+	}
 
 	MS_OPTS(ms_ctx_opts, copts, .sysroot = sysroot, .log_fn = cli_log_stderr,
 		.log_userdata = (void *)"memshare-guestd", .log_level = cli_log_level(verbose));
@@ -150,6 +160,16 @@ int main(int argc, char **argv)
 			ms_report_clear(&rep);
 		ms_ctx_free(ctx);
 		return r < 0 ? 1 : 0;
+	}
+
+	if (memcg) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/sys/fs/cgroup/%s/memory.reclaim",
+			 sysroot ? sysroot : "", memcg);
+		if (access(path, F_OK) < 0)
+			fprintf(stderr, "memshare-guestd: warning: %s: %s; reclaim requests will fail "
+				"until it exists\n", path, strerror(errno));
 	}
 
 	MS_OPTS(ms_guest_opts, gopts, .ctx = ctx, .connect = connect, .name = name,

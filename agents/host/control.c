@@ -8,14 +8,23 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
+#include "unixsock.h"
 
 #define CONTROL_LINE_MAX (64u * 1024u)
 #define CONTROL_OUT_MAX (16u << 20)
 #define CONTROL_MAX_CLIENTS 64
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 struct client {
 	struct client *next;
@@ -32,7 +41,8 @@ struct client {
 struct control {
 	int epfd;
 	int lfd;
-	char path[108];
+	char *endpoint;
+	uint64_t accept_paused_until_ms;
 	struct client *clients;
 	size_t nr_clients;
 	uint64_t next_id;
@@ -43,65 +53,36 @@ struct control {
 int control_new(struct control **out, const char *endpoint, control_request_fn fn,
 		void *userdata)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct control *ctl;
-	const char *path;
 	int r;
 
-	if (!endpoint || strncmp(endpoint, "unix:", 5) != 0)
-		return -EINVAL;
-	path = endpoint + 5;
-	if (!*path || strlen(path) >= sizeof(sa.sun_path))
-		return -EINVAL;
 	ctl = calloc(1, sizeof(*ctl));
 	if (!ctl)
 		return -ENOMEM;
 	ctl->fn = fn;
 	ctl->userdata = userdata;
-	ctl->lfd = -1;
-	strcpy(ctl->path, path);
-	strcpy(sa.sun_path, path);
+	ctl->endpoint = strdup(endpoint ? endpoint : "");
 	ctl->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (ctl->epfd < 0)
+	ctl->lfd = unixsock_listen(endpoint, 16);
+	if (!ctl->endpoint || ctl->epfd < 0 || ctl->lfd < 0) {
+		r = !ctl->endpoint ? -ENOMEM : ctl->epfd < 0 ? -errno : ctl->lfd;
 		goto fail;
-	ctl->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (ctl->lfd < 0)
-		goto fail;
-	if (bind(ctl->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		struct stat st;
-		int probe;
-
-		if (errno != EADDRINUSE || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
-			goto fail;
-		/* Replace a stale socket, never a live one. */
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe < 0)
-			goto fail;
-		if (connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno != ECONNREFUSED) {
-			close(probe);
-			errno = EADDRINUSE;
-			goto fail;
-		}
-		close(probe);
-		if (unlink(path) < 0 || bind(ctl->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-			goto fail;
 	}
-	/* Only the owner (root) may command the host agent. */
-	chmod(path, 0600);
-	if (listen(ctl->lfd, 16) < 0)
-		goto fail;
 	ev.data.ptr = NULL;
-	if (epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, ctl->lfd, &ev) < 0)
+	if (epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, ctl->lfd, &ev) < 0) {
+		r = -errno;
+		unixsock_unlink(endpoint);
 		goto fail;
+	}
 	*out = ctl;
 	return 0;
 fail:
-	r = -errno;
 	if (ctl->lfd >= 0)
 		close(ctl->lfd);
 	if (ctl->epfd >= 0)
 		close(ctl->epfd);
+	free(ctl->endpoint);
 	free(ctl);
 	return r;
 }
@@ -126,8 +107,9 @@ void control_free(struct control *ctl)
 		client_free(c);
 	}
 	close(ctl->lfd);
-	unlink(ctl->path);
+	unixsock_unlink(ctl->endpoint);
 	close(ctl->epfd);
+	free(ctl->endpoint);
 	free(ctl);
 }
 
@@ -236,10 +218,16 @@ static void handle_line(struct control *ctl, struct client *c, const char *line,
 	if (!tok)
 		return;
 	req = json_tokener_parse_ex(tok, line, (int)len);
-	if (!req || json_tokener_get_error(tok) != json_tokener_success ||
-	    tok->char_offset != (int)len || !json_object_is_type(req, json_type_object)) {
-		control_reply_error(ctl, c->id, EINVAL, "request is not one JSON object: %s",
-				    json_tokener_error_desc(json_tokener_get_error(tok)));
+	if (json_tokener_get_error(tok) != json_tokener_success || tok->char_offset != (int)len) {
+		enum json_tokener_error e = json_tokener_get_error(tok);
+
+		control_reply_error(ctl, c->id, EINVAL, "request is not valid JSON: %s",
+				    e == json_tokener_continue ? "incomplete" :
+				    e == json_tokener_success ? "trailing bytes after the object"
+							      : json_tokener_error_desc(e));
+	} else if (!json_object_is_type(req, json_type_object)) {
+		control_reply_error(ctl, c->id, EINVAL, "request must be a JSON object, "
+				    "e.g. {\"cmd\": \"status\"}");
 	} else {
 		ctl->fn(ctl, c->id, req, ctl->userdata);
 	}
@@ -300,8 +288,18 @@ static void accept_clients(struct control *ctl)
 		struct client *c;
 		int fd = accept4(ctl->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0)
+		if (fd < 0) {
+			/* Out of descriptors: stop watching the listener for a
+			 * second instead of spinning on it. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				epoll_ctl(ctl->epfd, EPOLL_CTL_DEL, ctl->lfd, NULL);
+				ctl->accept_paused_until_ms = now_ms() + 1000;
+				fprintf(stderr, "memshare-hostd: control: accept: %s: pausing 1 s\n",
+					strerror(errno));
+			}
 			return;
+		}
 		if (ctl->nr_clients >= CONTROL_MAX_CLIENTS) {
 			fprintf(stderr, "memshare-hostd: control: %d clients, refusing one\n",
 				CONTROL_MAX_CLIENTS);
@@ -326,11 +324,28 @@ static void accept_clients(struct control *ctl)
 	}
 }
 
+int control_get_timeout_ms(struct control *ctl)
+{
+	uint64_t now;
+
+	if (!ctl->accept_paused_until_ms)
+		return -1;
+	now = now_ms();
+	return now >= ctl->accept_paused_until_ms ? 0 : (int)(ctl->accept_paused_until_ms - now);
+}
+
 int control_process(struct control *ctl)
 {
 	struct epoll_event evs[16];
 	struct client **pp;
 	int n;
+
+	if (ctl->accept_paused_until_ms && now_ms() >= ctl->accept_paused_until_ms) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+		if (epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, ctl->lfd, &ev) == 0)
+			ctl->accept_paused_until_ms = 0;
+	}
 
 	n = epoll_wait(ctl->epfd, evs, 16, 0);
 	if (n < 0)

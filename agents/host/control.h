@@ -16,13 +16,19 @@ struct control;
 typedef void (*control_request_fn)(struct control *ctl, uint64_t client_id, json_object *req,
 				   void *userdata);
 
-/* Listen on @endpoint ("unix:/path").  0 or -errno. */
+/* Listen on @endpoint ("unix:/absolute/path" or "unix:@abstract").
+ * 0, -EINVAL (syntax), -EADDRINUSE (a live hostd there), -EEXIST (a file
+ * that is not a socket), or another -errno. */
 int control_new(struct control **out, const char *endpoint, control_request_fn fn,
 		void *userdata);
 void control_free(struct control *ctl);
 
 /* One pollable fd (an epoll set) for the listener and all clients. */
 int control_get_fd(struct control *ctl);
+
+/* ms until control_process() must run although no fd is ready (accept
+ * paused after EMFILE), or -1. */
+int control_get_timeout_ms(struct control *ctl);
 
 /* Accept, read, dispatch complete lines, write replies.  Never blocks. */
 int control_process(struct control *ctl);

@@ -2,13 +2,13 @@
 /*
  * memshare-hostd: the reference host agent.  Accepts guest agents
  * (libmemshare's struct ms_host), keeps each guest's latest report and the
- * rates between its last two, and serves a JSON control socket for
- * memsharectl: "status" and "reclaim".
+ * rates between its last two, runs a balancing policy every interval (and
+ * when the host's PSI trigger fires), acts through guest reclaim requests
+ * and libvirt's balloon, and serves a JSON control socket for memsharectl.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,41 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <memshare/memshare.h>
-
 #include "cli.h"
-#include "control.h"
+#include "hostd.h"
 #include "msjson.h"
 
-/* What hostd adds to each guest: rates and the last reclaim outcome. */
-struct guest_extra {
-	struct guest_extra *next;
-	uint64_t guest_id;
-	struct ms_sample prev, cur;
-	int nr_samples;
-	struct ms_rates rates;
-	bool has_rates;
-	json_object *last_reclaim;
-};
+/* After a PSI trigger, run a round at once unless one ran this recently. */
+#define TRIGGER_MIN_GAP_MS 1000
 
-struct pending_reclaim {
-	struct pending_reclaim *next;
-	uint64_t reclaim_id;
-	uint64_t guest_id;
-	uint64_t client_id;
-	uint64_t sent_us;
-};
-
-struct hostd {
-	struct ms_ctx *ctx;
-	struct ms_host *host;
-	struct control *ctl;
-	struct guest_extra *extras;
-	struct pending_reclaim *pending;
-	uint64_t started_us;
-};
-
-static uint64_t now_us(void)
+uint64_t hostd_now_us(void)
 {
 	struct timespec ts;
 
@@ -58,7 +31,7 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static struct guest_extra *extra_get(struct hostd *d, uint64_t id, bool create)
+struct guest_extra *hostd_extra(struct hostd *d, uint64_t id, bool create)
 {
 	struct guest_extra *x;
 
@@ -100,7 +73,7 @@ static void pending_remove(struct hostd *d, struct pending_reclaim *p)
 
 static void on_report(struct hostd *d, const struct ms_host_event *ev)
 {
-	struct guest_extra *x = extra_get(d, ev->guest_id, true);
+	struct guest_extra *x = hostd_extra(d, ev->guest_id, true);
 	const struct ms_report *rep = ev->report;
 
 	if (!x)
@@ -115,6 +88,36 @@ static void on_report(struct hostd *d, const struct ms_host_event *ev)
 	x->has_rates = x->nr_samples == 2 && ms_rates_compute(&x->prev, &x->cur, &x->rates) == 0;
 }
 
+static void on_reply(struct hostd *d, const struct ms_host_event *ev)
+{
+	struct guest_extra *x = hostd_extra(d, ev->guest_id, true);
+	json_object *res = msj_reclaim_result(&ev->reply->result);
+
+	if (x) {
+		json_object_put(x->last_reclaim);
+		x->last_reclaim = json_object_get(res);
+	}
+	if (!balancer_on_reply(d, ev->guest_id, ev->reply)) {
+		for (struct pending_reclaim *p = d->pending; p; p = p->next) {
+			json_object *o;
+
+			if (p->reclaim_id != ev->reply->id || p->guest_id != ev->guest_id)
+				continue;
+			o = json_object_new_object();
+			json_object_object_add(o, "ok", json_object_new_boolean(1));
+			json_object_object_add(o, "guest", json_object_new_string(ev->hello->guest_name));
+			json_object_object_add(o, "request_id", json_object_new_uint64(ev->reply->id));
+			json_object_object_add(o, "round_trip_us",
+					       json_object_new_uint64(hostd_now_us() - p->sent_us));
+			json_object_object_add(o, "result", json_object_get(res));
+			control_reply(d->ctl, p->client_id, o);
+			pending_remove(d, p);
+			break;
+		}
+	}
+	json_object_put(res);
+}
+
 static void on_event(struct ms_host *host, const struct ms_host_event *ev, void *userdata)
 {
 	struct hostd *d = userdata;
@@ -124,39 +127,14 @@ static void on_event(struct ms_host *host, const struct ms_host_event *ev, void 
 	case MS_HOST_EVENT_GUEST_READY:
 		fprintf(stderr, "memshare-hostd: guest %" PRIu64 " '%s' connected (agent %s)\n",
 			ev->guest_id, ev->hello->guest_name, ev->hello->agent_version);
-		extra_get(d, ev->guest_id, true);
+		hostd_extra(d, ev->guest_id, true);
 		break;
 	case MS_HOST_EVENT_REPORT:
 		on_report(d, ev);
 		break;
-	case MS_HOST_EVENT_RECLAIM_REPLY: {
-		struct guest_extra *x = extra_get(d, ev->guest_id, true);
-		json_object *res = msj_reclaim_result(&ev->reply->result);
-
-		if (x) {
-			json_object_put(x->last_reclaim);
-			x->last_reclaim = json_object_get(res);
-		}
-		for (struct pending_reclaim *p = d->pending; p; p = p->next) {
-			if (p->reclaim_id == ev->reply->id && p->guest_id == ev->guest_id) {
-				json_object *o = json_object_new_object();
-
-				json_object_object_add(o, "ok", json_object_new_boolean(1));
-				json_object_object_add(o, "guest",
-						       json_object_new_string(ev->hello->guest_name));
-				json_object_object_add(o, "request_id",
-						       json_object_new_uint64(ev->reply->id));
-				json_object_object_add(o, "round_trip_us",
-						       json_object_new_uint64(now_us() - p->sent_us));
-				json_object_object_add(o, "result", json_object_get(res));
-				control_reply(d->ctl, p->client_id, o);
-				pending_remove(d, p);
-				break;
-			}
-		}
-		json_object_put(res);
+	case MS_HOST_EVENT_RECLAIM_REPLY:
+		on_reply(d, ev);
 		break;
-	}
 	case MS_HOST_EVENT_GUEST_ERROR:
 		break;
 	case MS_HOST_EVENT_GUEST_GONE:
@@ -171,80 +149,65 @@ static void on_event(struct ms_host *host, const struct ms_host_event *ev, void 
 				pending_remove(d, p);
 			}
 		}
+		balancer_on_gone(d, ev->guest_id);
 		extra_drop(d, ev->guest_id);
 		break;
 	}
 }
 
-static json_object *guest_status(struct hostd *d, uint64_t id)
+/* "name" or "#id": the guest's id, 0 if none, or -1 if the name is taken
+ * by several guests (a name is only the guest's own claim). */
+static int64_t lookup_guest(struct hostd *d, const char *sel)
 {
-	const struct ms_report *rep = ms_host_guest_report(d->host, id);
-	struct guest_extra *x = extra_get(d, id, false);
-	struct ms_guest_info gi;
-	uint64_t now = now_us();
-	json_object *o;
+	size_t n = ms_host_list_guests(d->host, NULL, 0), matches = 0;
+	uint64_t *ids, found = 0;
 
-	if (ms_host_guest_info(d->host, id, &gi) < 0)
-		return NULL;
-	o = json_object_new_object();
-	json_object_object_add(o, "id", json_object_new_uint64(gi.guest_id));
-	json_object_object_add(o, "name", json_object_new_string(gi.hello.guest_name));
-	json_object_object_add(o, "peer", json_object_new_string(gi.peer));
-	json_object_object_add(o, "agent_version", json_object_new_string(gi.hello.agent_version));
-	json_object_object_add(o, "boot_id", json_object_new_string(gi.hello.boot_id));
-	json_object_object_add(o, "capabilities", msj_capabilities(gi.hello.capabilities));
-	json_object_object_add(o, "mem_total_bytes", msj_u64(gi.hello.mem_total_bytes));
-	json_object_object_add(o, "connected_ms",
-			       json_object_new_uint64((now - gi.connected_mono_us) / 1000u));
-	json_object_object_add(o, "reports", json_object_new_uint64(gi.reports));
-	json_object_object_add(o, "last_report_age_ms",
-			       gi.last_report_mono_us ? json_object_new_uint64(
-				       (now - gi.last_report_mono_us) / 1000u) : NULL);
-	json_object_object_add(o, "reclaim_pending", json_object_new_boolean(gi.reclaim_pending));
-	json_object_object_add(o, "report", rep ? msj_report(rep) : NULL);
-	json_object_object_add(o, "rates", x && x->has_rates ? msj_rates(&x->rates) : NULL);
-	json_object_object_add(o, "last_reclaim", x && x->last_reclaim ?
-			       json_object_get(x->last_reclaim) : NULL);
-	return o;
-}
-
-static void cmd_status(struct hostd *d, uint64_t client)
-{
-	json_object *o = json_object_new_object(), *guests = json_object_new_array();
-	size_t n = ms_host_list_guests(d->host, NULL, 0);
-	uint64_t *ids = calloc(n ? n : 1, sizeof(*ids));
-
-	if (!ids) {
-		json_object_put(o);
-		json_object_put(guests);
-		control_reply_error(d->ctl, client, ENOMEM, "out of memory");
-		return;
-	}
-	n = ms_host_list_guests(d->host, ids, n);
-	for (size_t i = 0; i < n; i++) {
-		json_object *g = guest_status(d, ids[i]);
-
-		if (g)
-			json_object_array_add(guests, g);
-	}
-	free(ids);
-	json_object_object_add(o, "ok", json_object_new_boolean(1));
-	json_object_object_add(o, "version", json_object_new_string(ms_version()));
-	json_object_object_add(o, "uptime_ms",
-			       json_object_new_uint64((now_us() - d->started_us) / 1000u));
-	json_object_object_add(o, "guests", guests);
-	control_reply(d->ctl, client, o);
-}
-
-/* "name" or "#id" */
-static uint64_t lookup_guest(struct hostd *d, const char *sel)
-{
 	if (sel[0] == '#') {
+		struct ms_guest_info gi;
 		uint32_t id;
 
-		return cli_parse_u32(sel + 1, &id) == 0 ? id : 0;
+		return cli_parse_u32(sel + 1, &id) == 0 && ms_host_guest_info(d->host, id, &gi) == 0
+			? (int64_t)id : 0;
 	}
-	return ms_host_find_guest(d->host, sel);
+	ids = calloc(n ? n : 1, sizeof(*ids));
+	n = ids ? ms_host_list_guests(d->host, ids, n) : 0;
+	for (size_t i = 0; i < n; i++) {
+		struct ms_guest_info gi;
+
+		if (ms_host_guest_info(d->host, ids[i], &gi) == 0 &&
+		    strcmp(gi.hello.guest_name, sel) == 0) {
+			found = ids[i];
+			matches++;
+		}
+	}
+	free(ids);
+	return matches > 1 ? -1 : (int64_t)found;
+}
+
+/* A non-negative integer field: 0 and *out, 1 if absent, -1 if bad. */
+static int get_count(json_object *req, const char *key, uint64_t max, uint64_t *out)
+{
+	json_object *v;
+	int64_t i;
+
+	if (!json_object_object_get_ex(req, key, &v) || !v)
+		return 1;
+	if (!json_object_is_type(v, json_type_int))
+		return -1;
+	i = json_object_get_int64(v);
+	if (i < 0) {
+		/* json-c keeps values above INT64_MAX as uint64 */
+		uint64_t u = json_object_get_uint64(v);
+
+		if (u <= (uint64_t)INT64_MAX || u > max)
+			return -1;
+		*out = u;
+		return 0;
+	}
+	if ((uint64_t)i > max)
+		return -1;
+	*out = (uint64_t)i;
+	return 0;
 }
 
 static void cmd_reclaim(struct hostd *d, uint64_t client, json_object *req)
@@ -252,13 +215,19 @@ static void cmd_reclaim(struct hostd *d, uint64_t client, json_object *req)
 	struct ms_reclaim_request rr = { 0 };
 	const char *sel = msj_get_string(req, "guest");
 	const char *kinds = msj_get_string(req, "kinds");
-	uint64_t bytes = msj_get_u64(req, "bytes"), deadline = msj_get_u64(req, "deadline_ms");
+	uint64_t bytes = 0, deadline = 0, rid;
 	struct pending_reclaim *p;
-	uint64_t gid, rid;
+	int64_t gid;
 	int k, r;
 
 	if (!sel || !kinds) {
 		control_reply_error(d->ctl, client, EINVAL, "reclaim needs \"guest\" and \"kinds\"");
+		return;
+	}
+	if (get_count(req, "bytes", UINT64_MAX, &bytes) < 0 ||
+	    get_count(req, "deadline_ms", UINT32_MAX, &deadline) < 0) {
+		control_reply_error(d->ctl, client, EINVAL, "\"bytes\" and \"deadline_ms\" must be "
+				    "non-negative integers (deadline_ms < 2^32)");
 		return;
 	}
 	k = ms_reclaim_kinds_parse(kinds);
@@ -268,14 +237,19 @@ static void cmd_reclaim(struct hostd *d, uint64_t client, json_object *req)
 		return;
 	}
 	gid = lookup_guest(d, sel);
-	if (!gid) {
+	if (gid == 0) {
 		control_reply_error(d->ctl, client, ENOENT, "no connected guest '%s'", sel);
 		return;
 	}
-	rr.bytes = bytes == MS_UNKNOWN ? 0 : bytes;
+	if (gid < 0) {
+		control_reply_error(d->ctl, client, EEXIST, "several guests are named '%s': "
+				    "use #ID from status", sel);
+		return;
+	}
+	rr.bytes = bytes;
 	rr.kinds = (uint32_t)k;
-	rr.deadline_ms = deadline == MS_UNKNOWN || deadline > UINT32_MAX ? 0 : (uint32_t)deadline;
-	r = ms_host_reclaim(d->host, gid, &rr, &rid);
+	rr.deadline_ms = (uint32_t)deadline;
+	r = ms_host_reclaim(d->host, (uint64_t)gid, &rr, &rid);
 	if (r < 0) {
 		control_reply_error(d->ctl, client, -r, "reclaim on '%s': %s%s", sel, strerror(-r),
 				    r == -EBUSY ? " (a request is already pending)" :
@@ -288,9 +262,9 @@ static void cmd_reclaim(struct hostd *d, uint64_t client, json_object *req)
 		return;
 	}
 	p->reclaim_id = rid;
-	p->guest_id = gid;
+	p->guest_id = (uint64_t)gid;
 	p->client_id = client;
-	p->sent_us = now_us();
+	p->sent_us = hostd_now_us();
 	p->next = d->pending;
 	d->pending = p;
 }
@@ -303,7 +277,7 @@ static void on_control(struct control *ctl, uint64_t client, json_object *req, v
 	if (!cmd)
 		control_reply_error(ctl, client, EINVAL, "request without \"cmd\"");
 	else if (strcmp(cmd, "status") == 0)
-		cmd_status(d, client);
+		control_reply(ctl, client, status_json(d));
 	else if (strcmp(cmd, "reclaim") == 0)
 		cmd_reclaim(d, client, req);
 	else
@@ -311,160 +285,328 @@ static void on_control(struct control *ctl, uint64_t client, json_object *req, v
 				    "unknown command '%s' (status, reclaim)", cmd);
 }
 
-static int poll_timeout_ms(struct hostd *d)
-{
-	int64_t t = ms_host_get_timeout_us(d->host);
+/* ---- loop callbacks -------------------------------------------------------- */
 
-	return t < 0 ? -1 : (int)((t + 999) / 1000);
+static void on_host_fd(int fd, void *data)
+{
+	struct hostd *d = data;
+	int r;
+
+	(void)fd;
+	r = ms_host_process(d->host);
+	if (r < 0) {
+		fprintf(stderr, "memshare-hostd: %s\n", strerror(-r));
+		d->stop_signal = -1;
+	}
 }
+
+static void on_control_fd(int fd, void *data)
+{
+	struct hostd *d = data;
+
+	(void)fd;
+	if (control_process(d->ctl) < 0)
+		d->stop_signal = -1;
+}
+
+static void on_signal_fd(int fd, void *data)
+{
+	struct hostd *d = data;
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) == sizeof(si))
+		d->stop_signal = (int)si.ssi_signo;
+}
+
+static void on_pressure_fd(int fd, void *data)
+{
+	struct hostd *d = data;
+	uint64_t now = hostd_now_us() / 1000u;
+
+	(void)fd;
+	pressure_ack(&d->pressure);
+	ms_ctx_log(d->ctx, MS_LOG_INFO, "host memory pressure (PSI trigger): policy round now");
+	if (now - d->last_round_ms >= TRIGGER_MIN_GAP_MS)
+		d->next_round_ms = now;
+}
+
+/* ---- command line ------------------------------------------------------------ */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: memshare-hostd --listen ENDPOINT --control unix:PATH [OPTIONS]\n"
+		"Usage: memshare-hostd [--config FILE] --listen ENDPOINT --control unix:PATH [OPTIONS]\n"
 		"\n"
-		"Accept memshare guest agents, keep their latest reports, and serve the\n"
-		"control socket that memsharectl talks to.\n"
+		"Accept memshare guest agents, balance memory between them and the host,\n"
+		"and serve the control socket that memsharectl talks to.\n"
 		"\n"
+		"  -f, --config FILE          INI configuration (see memshare-hostd(8));\n"
+		"                             the options below override it\n"
 		"  -l, --listen ENDPOINT      where guests connect: unix:/path or vsock:-1:PORT\n"
 		"                             (repeatable)\n"
 		"  -c, --control unix:PATH    control socket for memsharectl (mode 0600)\n"
 		"  -i, --report-interval-ms N report interval asked of guests (default: theirs)\n"
 		"  -b, --bins MS,MS,...       LRU age bin edges asked of guests\n"
 		"  -R, --record FILE          record all guest traffic (memshare-sim replays it)\n"
+		"  -p, --policy NAME          memshare (default), mom, balance-available, static\n"
+		"  -s, --set KEY=VALUE        set a policy parameter (docs/policy.md)\n"
+		"  -n, --dry-run              decide and log, but do not act\n"
+		"  -L, --libvirt[=URI]        act through libvirt (default URI: libvirt's)\n"
 		"  -v, --verbose              more logging (repeat for debug)\n"
 		"  -h, --help                 this help\n"
 		"  -V, --version              print the version\n");
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "control", required_argument, NULL, 'c' },
-		{ "report-interval-ms", required_argument, NULL, 'i' },
-		{ "bins", required_argument, NULL, 'b' },
-		{ "record", required_argument, NULL, 'R' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
-	const char *listens[8], *control = NULL, *record = NULL;
-	uint64_t edges[MS_LRU_MAX_BINS - 1];
-	int nr_listens = 0, nr_edges = 0, verbose = 0, c, r, sfd;
-	uint32_t interval = 0;
-	struct hostd d = { 0 };
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'f' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "control", required_argument, NULL, 'c' },
+	{ "report-interval-ms", required_argument, NULL, 'i' },
+	{ "bins", required_argument, NULL, 'b' },
+	{ "record", required_argument, NULL, 'R' },
+	{ "policy", required_argument, NULL, 'p' },
+	{ "set", required_argument, NULL, 's' },
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "libvirt", optional_argument, NULL, 'L' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ 0 },
+};
+#define SHORTOPTS "f:l:c:i:b:R:p:s:nL::vhV"
 
-	while ((c = getopt_long(argc, argv, "l:c:i:b:R:vhV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'R':
-			record = optarg;
-			break;
+/* 0 to go on, 1 to exit 0 (help/version), 2 to exit 2 (usage). */
+static int parse_args(struct hostd_conf *c, int argc, char **argv)
+{
+	const char *config = NULL;
+	int o, r;
+
+	/* The config file first, so that options override it. */
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) != -1)
+		if (o == 'f')
+			config = optarg;
+	if (config) {
+		int line = 0;
+
+		r = conf_load(c, config, &line);
+		if (r == -EINVAL)
+			return 2;
+		if (r < 0) {
+			fprintf(stderr, "memshare-hostd: config %s: %s\n", config, strerror(-r));
+			return 2;
+		}
+	}
+	optind = 0;
+	opterr = 1;
+	while ((o = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) != -1) {
+		const char *key = NULL, *section = "host";
+		char *eq;
+
+		switch (o) {
+		case 'f':
+			continue;
 		case 'l':
-			if (nr_listens == 8) {
-				fprintf(stderr, "memshare-hostd: at most 8 --listen\n");
-				return 2;
-			}
-			listens[nr_listens++] = optarg;
+			key = "listen";
 			break;
 		case 'c':
-			control = optarg;
+			key = "control";
 			break;
 		case 'i':
-			if (cli_parse_u32(optarg, &interval) < 0 || interval < 10) {
-				fprintf(stderr, "memshare-hostd: --report-interval-ms wants a number "
-					">= 10, got '%s'\n", optarg);
-				return 2;
-			}
+			key = "report_interval_ms";
 			break;
 		case 'b':
-			nr_edges = cli_parse_edges(optarg, edges, MS_LRU_MAX_BINS - 1);
-			if (nr_edges < 0) {
-				fprintf(stderr, "memshare-hostd: --bins wants up to %d ascending "
-					"non-zero ms values, e.g. 5000,30000,120000\n",
-					MS_LRU_MAX_BINS - 1);
+			key = "bins";
+			break;
+		case 'R':
+			key = "record";
+			break;
+		case 'p':
+			section = "policy";
+			key = "name";
+			break;
+		case 'n':
+			c->dry_run = true;
+			continue;
+		case 'L':
+			c->libvirt = true;
+			if (optarg && conf_set(c, "libvirt", "uri", optarg) < 0)
+				return 2;
+			continue;
+		case 's':
+			eq = strchr(optarg, '=');
+			if (!eq) {
+				fprintf(stderr, "memshare-hostd: --set wants KEY=VALUE\n");
 				return 2;
 			}
-			break;
+			*eq = '\0';
+			r = conf_set(c, "policy", optarg, eq + 1);
+			if (r < 0) {
+				fprintf(stderr, "memshare-hostd: --set %s=%s: %s\n", optarg, eq + 1,
+					r == -ENOENT ? "unknown parameter" : "bad value");
+				return 2;
+			}
+			continue;
 		case 'v':
-			verbose++;
-			break;
+			c->verbose++;
+			continue;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return 1;
 		case 'V':
 			printf("memshare-hostd %s\n", ms_version());
-			return 0;
+			return 1;
 		default:
 			usage(stderr);
 			return 2;
 		}
+		r = conf_set(c, section, key, optarg);
+		if (r < 0) {
+			fprintf(stderr, "memshare-hostd: -%c %s: bad value\n", o, optarg);
+			if (o == 'i')
+				fprintf(stderr, "memshare-hostd: --report-interval-ms wants a number >= 10\n");
+			else if (o == 'b')
+				fprintf(stderr, "memshare-hostd: --bins wants up to %d ascending non-zero "
+					"ms values, e.g. 5000,30000,120000\n", MS_LRU_MAX_BINS - 1);
+			else if (o == 'p')
+				fprintf(stderr, "memshare-hostd: policies: memshare, mom, "
+					"balance-available, static\n");
+			return 2;
+		}
 	}
-	if (optind < argc || !nr_listens || !control) {
+	if (optind < argc || !c->nr_listen || !c->control) {
 		usage(stderr);
 		return 2;
 	}
+	for (int i = 0; i < c->nr_listen; i++) {
+		if (strncmp(c->listen[i], "unix:", 5) && strncmp(c->listen[i], "vsock:", 6)) {
+			fprintf(stderr, "memshare-hostd: --listen %s: want unix:/path, unix:@name or "
+				"vsock:CID:PORT\n", c->listen[i]);
+			return 2;
+		}
+	}
+	if (strncmp(c->control, "unix:/", 6) && strncmp(c->control, "unix:@", 6)) {
+		fprintf(stderr, "memshare-hostd: --control %s: want unix:/absolute/path or "
+			"unix:@name\n", c->control);
+		return 2;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct hostd d = { 0 };
+	int r, sfd = -1;
+
+	conf_init(&d.conf);
+	r = parse_args(&d.conf, argc, argv);
+	if (r) {
+		conf_release(&d.conf);
+		return r == 1 ? 0 : 2;
+	}
+	d.policy = ms_policy_find(d.conf.policy ? d.conf.policy : "memshare");
+	d.recent_actions = json_object_new_array();
 
 	MS_OPTS(ms_ctx_opts, copts, .log_fn = cli_log_stderr,
-		.log_userdata = (void *)"memshare-hostd", .log_level = cli_log_level(verbose));
+		.log_userdata = (void *)"memshare-hostd", .log_level = cli_log_level(d.conf.verbose));
 	r = ms_ctx_new(&d.ctx, &copts);
 	if (r < 0) {
 		fprintf(stderr, "memshare-hostd: %s\n", strerror(-r));
-		return 1;
+		goto out;
 	}
-	MS_OPTS(ms_host_opts, hopts, .ctx = d.ctx, .report_interval_ms = interval,
-		.bin_edges_ms = nr_edges ? edges : NULL, .nr_bin_edges = (size_t)nr_edges,
-		.record_path = record, .event_fn = on_event, .userdata = &d);
+	r = loop_new(&d.loop);
+	if (r < 0) {
+		fprintf(stderr, "memshare-hostd: event loop: %s\n", strerror(-r));
+		goto out;
+	}
+	MS_OPTS(ms_host_opts, hopts, .ctx = d.ctx, .report_interval_ms = d.conf.report_interval_ms,
+		.bin_edges_ms = d.conf.nr_bins ? d.conf.bins : NULL,
+		.nr_bin_edges = (size_t)d.conf.nr_bins, .record_path = d.conf.record,
+		.reclaim_timeout_ms = d.conf.reclaim_timeout_ms, .event_fn = on_event,
+		.userdata = &d);
 	r = ms_host_new(&d.host, &hopts);
-	for (int i = 0; r == 0 && i < nr_listens; i++)
-		r = ms_host_listen(d.host, listens[i]);
+	for (int i = 0; r == 0 && i < d.conf.nr_listen; i++)
+		r = ms_host_listen(d.host, d.conf.listen[i]);
 	if (r < 0) {
 		fprintf(stderr, "memshare-hostd: cannot listen: %s\n", strerror(-r));
 		goto out;
 	}
-	r = control_new(&d.ctl, control, on_control, &d);
+	r = control_new(&d.ctl, d.conf.control, on_control, &d);
 	if (r < 0) {
-		fprintf(stderr, "memshare-hostd: control socket %s: %s\n", control, strerror(-r));
+		fprintf(stderr, "memshare-hostd: control socket %s: %s\n", d.conf.control,
+			strerror(-r));
 		goto out;
 	}
+	if (d.conf.libvirt) {
+#if MS_HAVE_LIBVIRT
+		MS_OPTS(ms_libvirt_opts, lopts, .ctx = d.ctx, .uri = d.conf.libvirt_uri,
+			.stats_period_s = d.conf.stats_period_s);
+
+		r = ms_libvirt_new(&d.lv, &lopts);
+		if (r < 0) {
+			fprintf(stderr, "memshare-hostd: libvirt %s: %s\n",
+				d.conf.libvirt_uri ? d.conf.libvirt_uri : "(default URI)", strerror(-r));
+			goto out;
+		}
+#else
+		fprintf(stderr, "memshare-hostd: built without libvirt support\n");
+		r = -EOPNOTSUPP;
+		goto out;
+#endif
+	}
+	pressure_open(&d.pressure, d.ctx);
 	sfd = cli_signalfd();
 	if (sfd < 0) {
 		r = sfd;
 		goto out;
 	}
-	d.started_us = now_us();
-	fprintf(stderr, "memshare-hostd %s: guests on %s, control on %s\n", ms_version(),
-		listens[0], control);
+	if ((r = loop_add_fd(d.loop, ms_host_get_fd(d.host), on_host_fd, &d)) < 0 ||
+	    (r = loop_add_fd(d.loop, control_get_fd(d.ctl), on_control_fd, &d)) < 0 ||
+	    (r = loop_add_fd(d.loop, sfd, on_signal_fd, &d)) < 0 ||
+	    (pressure_get_fd(&d.pressure) >= 0 &&
+	     (r = loop_add_fd(d.loop, pressure_get_fd(&d.pressure), on_pressure_fd, &d)) < 0))
+		goto out;
 
-	for (;;) {
-		struct pollfd pfd[3] = {
-			{ .fd = ms_host_get_fd(d.host), .events = POLLIN },
-			{ .fd = control_get_fd(d.ctl), .events = POLLIN },
-			{ .fd = sfd, .events = POLLIN },
-		};
+	d.started_us = hostd_now_us();
+	d.next_round_ms = d.started_us / 1000u + d.conf.params.interval_ms;
+	fprintf(stderr, "memshare-hostd %s: guests on", ms_version());
+	for (int i = 0; i < d.conf.nr_listen; i++)
+		fprintf(stderr, "%s %s", i ? "," : "", d.conf.listen[i]);
+	fprintf(stderr, "; control on %s; policy %s%s%s\n", d.conf.control, d.policy->name,
+		d.conf.dry_run ? " (dry run)" : "", d.conf.libvirt ? "; libvirt" : "");
 
-		if (poll(pfd, 3, poll_timeout_ms(&d)) < 0 && errno != EINTR) {
-			r = -errno;
-			break;
-		}
-		if (pfd[2].revents & POLLIN) {
-			struct signalfd_siginfo si;
+	while (!d.stop_signal) {
+		uint64_t now = hostd_now_us() / 1000u;
+		int64_t host_t = ms_host_get_timeout_us(d.host);
+		int64_t wait = d.next_round_ms > now ? (int64_t)(d.next_round_ms - now) : 0;
 
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				fprintf(stderr, "memshare-hostd: signal %u, stopping\n", si.ssi_signo);
-				r = 0;
-				break;
-			}
-		}
-		r = ms_host_process(d.host);
+		int ctl_t = control_get_timeout_ms(d.ctl);
+
+		if (host_t >= 0 && (host_t + 999) / 1000 < wait)
+			wait = (host_t + 999) / 1000;
+		if (ctl_t >= 0 && ctl_t < wait)
+			wait = ctl_t;
+		r = loop_run_once(d.loop, (int)wait);
 		if (r < 0)
 			break;
-		r = control_process(d.ctl);
-		if (r < 0)
-			break;
+		/* Deadlines of the host session (Hello, reclaim timeouts) and
+		 * of the control socket (accept paused). */
+		if (ms_host_get_timeout_us(d.host) == 0)
+			ms_host_process(d.host);
+		if (control_get_timeout_ms(d.ctl) == 0)
+			control_process(d.ctl);
+		now = hostd_now_us() / 1000u;
+		if (now >= d.next_round_ms) {
+			balancer_round(&d);
+			d.next_round_ms = now + d.conf.params.interval_ms;
+		}
 	}
-	close(sfd);
+	if (d.stop_signal > 0) {
+		fprintf(stderr, "memshare-hostd: signal %d, stopping\n", d.stop_signal);
+		r = 0;
+	} else if (d.stop_signal < 0) {
+		r = -EIO;
+	}
 out:
 	while (d.pending) {
 		struct pending_reclaim *p = d.pending;
@@ -474,8 +616,18 @@ out:
 	}
 	while (d.extras)
 		extra_drop(&d, d.extras->guest_id);
+	balancer_free(&d);
 	ms_host_free(d.host);   /* says Goodbye to every guest */
 	control_free(d.ctl);
+#if MS_HAVE_LIBVIRT
+	ms_libvirt_free(d.lv);
+#endif
+	pressure_close(&d.pressure);
+	loop_free(d.loop);
+	if (sfd >= 0)
+		close(sfd);
+	json_object_put(d.recent_actions);
 	ms_ctx_free(d.ctx);
+	conf_release(&d.conf);
 	return r < 0 ? 1 : 0;
 }

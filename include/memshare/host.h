@@ -95,9 +95,11 @@ void ms_host_free(struct ms_host *host);
 
 /*
  * ms_host_listen - listen on another endpoint: "unix:/path" (a stale
- * socket file is replaced) or "vsock:CID:PORT" (CID -1 = any).
- * Returns 0, -EINVAL (syntax), -EADDRINUSE, -EAFNOSUPPORT (no vsock in
- * this kernel), or another socket errno.
+ * socket file is replaced), "unix:@name" (abstract) or "vsock:CID:PORT"
+ * (CID -1 = any).
+ * Returns 0, -EINVAL (syntax), -EADDRINUSE (someone listens there),
+ * -EEXIST (the path exists and is not a socket), -EAFNOSUPPORT (no vsock
+ * in this kernel), or another socket errno.
  */
 int ms_host_listen(struct ms_host *host, const char *endpoint);
 
@@ -120,7 +122,9 @@ int ms_host_process(struct ms_host *host);
 struct ms_guest_info {
 	uint64_t guest_id;
 	struct ms_hello hello;
-	char peer[96];           /* "unix:uid=1000,pid=42" or "vsock:cid=3" */
+	char peer[96];           /* "unix:pid=42,uid=1000" or "vsock:cid=3,port=1025" */
+	uint32_t vsock_cid;      /* the peer's CID (from the kernel) for vsock
+				  * connections: the guest's identity; 0 else */
 	uint64_t connected_mono_us;
 	uint64_t reports;        /* Reports received */
 	uint64_t last_report_mono_us; /* host CLOCK_MONOTONIC; 0 if none yet */

@@ -150,9 +150,13 @@ static int psi_path(struct ms_ctx *ctx, const char *cgroup, char *buf, size_t si
 static int psi_missing(struct ms_ctx *ctx, const char *path, int err)
 {
 	if (err == -ENOENT || err == -EOPNOTSUPP) {
-		ms_err(ctx, "%s: %s: PSI is not available (kernel without CONFIG_PSI, booted "
-		       "with psi=0, or a cgroup without memory.pressure)",
-		       path, strerror(-err));
+		if (strncmp(path, "proc/", 5) == 0)
+			ms_err(ctx, "%s/%s: %s: PSI is not available (kernel without CONFIG_PSI, "
+			       "or booted with psi=0)", ctx->log_root, path, strerror(-err));
+		else
+			ms_err(ctx, "%s/%s: %s: this cgroup has no memory pressure file (cgroup "
+			       "v1, or the memory controller is not enabled for it)",
+			       ctx->log_root, path, strerror(-err));
 		return -EOPNOTSUPP;
 	}
 	return err;

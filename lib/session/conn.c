@@ -132,6 +132,8 @@ int ms_conn_send(struct ms_conn *c, struct ms_msg *m, uint32_t max_frame)
 		return r;
 	conn_record(c, MS_TRACE_TO_GUEST, frame + MS_FRAME_HEADER_BYTES, len - MS_FRAME_HEADER_BYTES);
 	held = c->out_len - c->out_off;
+	if (!held)
+		c->out_since_us = ms_now_us();
 	if (held + len > MS_CONN_OUT_MAX_BYTES) {
 		free(frame);
 		return -ENOBUFS;

@@ -38,6 +38,7 @@ struct ms_conn {
 	size_t out_len;
 	size_t out_off;
 	bool epollout;      /* EPOLLOUT currently requested */
+	uint64_t out_since_us; /* when the output queue last became non-empty */
 	bool eof;           /* peer closed its side */
 	uint64_t seq_out;   /* last seq sent */
 	uint64_t frames_in;
@@ -59,6 +60,12 @@ bool ms_conn_is_open(const struct ms_conn *c);
  * once.  0, -ENOBUFS (queue over MS_CONN_OUT_MAX_BYTES), -EMSGSIZE, -EPIPE
  * or another write errno. */
 int ms_conn_send(struct ms_conn *c, struct ms_msg *m, uint32_t max_frame);
+
+/* Bytes queued but not yet written. */
+static inline size_t ms_conn_pending_out(const struct ms_conn *c)
+{
+	return c->out_len - c->out_off;
+}
 
 /* Write queued bytes.  0 or -errno (connection is broken). */
 int ms_conn_flush(struct ms_conn *c);

@@ -19,6 +19,9 @@
 #include "../util/fileio.h"
 #include "conn.h"
 
+/* A host that reads nothing for this long is given up on (and retried). */
+#define GUEST_WRITE_TIMEOUT_US (30u * 1000000u)
+
 enum guest_conn_state {
 	G_DISCONNECTED,
 	G_CONNECTING,       /* non-blocking connect in progress */
@@ -49,6 +52,8 @@ struct ms_guest {
 	uint64_t next_report_us;
 	uint32_t max_frame;
 	uint64_t rng;
+	uint64_t reports_skipped;       /* host not reading fast enough */
+	uint32_t connect_failures;      /* since the last Welcome */
 	ms_guest_event_fn event_fn;
 	void *userdata;
 };
@@ -91,9 +96,13 @@ static void disconnect(struct ms_guest *g, int err, const char *reason)
 	if (was_ready) {
 		ms_warn(g->ctx, "disconnected from %s: %s", g->endpoint, reason);
 		emit(g, &ev);
+	} else if (g->connect_failures++ == 0 || g->backoff_ms == g->reconnect_max_ms) {
+		/* The first failure, and then once per longest backoff. */
+		ms_log(g->ctx, MS_LOG_NOTICE, "cannot connect to %s: %s; retrying (backoff up to "
+		       "%u ms)", g->endpoint, reason, g->reconnect_max_ms);
 	} else {
-		ms_dbg(g->ctx, "connect to %s: %s; retry in %u ms", g->endpoint, reason,
-		       g->backoff_ms);
+		ms_dbg(g->ctx, "connect to %s: %s; retry in %llu ms", g->endpoint, reason,
+		       (unsigned long long)((g->next_connect_us - ms_now_us()) / 1000u));
 	}
 }
 
@@ -189,6 +198,12 @@ static void send_report(struct ms_guest *g, enum ms_report_reason reason)
 	int r;
 
 	g->next_report_us = ms_now_us() + (uint64_t)g->interval_ms * 1000u;
+	/* The host has not taken the last one yet: a newer report replaces a
+	 * stale one, so skip this one rather than queue it. */
+	if (reason == MS_REPORT_PERIODIC && ms_conn_pending_out(&g->conn)) {
+		g->reports_skipped++;
+		return;
+	}
 	r = ms_guest_build_report(g->ctx, &lo, &m.u.report);
 	if (r < 0) {
 		ms_err(g->ctx, "cannot build a report: %s", strerror(-r));
@@ -248,12 +263,13 @@ static void on_message(struct ms_guest *g, struct ms_msg *m)
 		}
 		g->state = G_READY;
 		g->backoff_ms = g->reconnect_min_ms;
+		g->connect_failures = 0;
 		g->interval_ms = m->u.welcome.report_interval_ms ? m->u.welcome.report_interval_ms
 								 : g->own_interval_ms;
 		g->nr_bin_edges = m->u.welcome.nr_bin_edges;
 		memcpy(g->bin_edges_ms, m->u.welcome.bin_edges_ms, sizeof(g->bin_edges_ms));
-		ms_info(g->ctx, "connected to %s (protocol %u, report every %u ms)", g->endpoint,
-			m->u.welcome.proto_version, g->interval_ms);
+		ms_log(g->ctx, MS_LOG_NOTICE, "connected to %s (protocol %u, report every %u ms)",
+		       g->endpoint, m->u.welcome.proto_version, g->interval_ms);
 		ev.welcome = &m->u.welcome;
 		emit(g, &ev);
 		send_report(g, MS_REPORT_PERIODIC);
@@ -483,7 +499,9 @@ MS_EXPORT int64_t ms_guest_get_timeout_us(struct ms_guest *g)
 	if (g->state == G_DISCONNECTED)
 		due = g->next_connect_us;
 	else if (g->state == G_READY)
-		due = g->next_report_us;
+		due = ms_conn_pending_out(&g->conn)
+			? MS_MIN(g->next_report_us, g->conn.out_since_us + GUEST_WRITE_TIMEOUT_US)
+			: g->next_report_us;
 	else
 		due = g->welcome_deadline_us;   /* CONNECTING, HELLO_SENT */
 	return due <= now ? 0 : (int64_t)(due - now);
@@ -534,6 +552,11 @@ MS_EXPORT int ms_guest_process(struct ms_guest *g)
 
 		snprintf(why, sizeof(why), "no Welcome within %u ms", g->welcome_timeout_ms);
 		disconnect(g, -ETIMEDOUT, why);
+	}
+	if (g->state == G_READY && ms_conn_pending_out(&g->conn) &&
+	    ms_now_us() - g->conn.out_since_us > GUEST_WRITE_TIMEOUT_US) {
+		disconnect(g, -ETIMEDOUT, "the host has not read for 30 s");
+		return 0;
 	}
 	if (g->state == G_READY && ms_now_us() >= g->next_report_us)
 		send_report(g, MS_REPORT_PERIODIC);

@@ -51,7 +51,12 @@ struct host_listener {
 	struct ms_watch watch;
 	int fd;
 	struct ms_endpoint ep;
+	uint64_t paused_until_us;    /* out of fds: not watched until then */
+	uint64_t refused;            /* connections refused (max_guests) */
 };
+
+/* How long a listener rests when the process is out of file descriptors. */
+#define LISTENER_PAUSE_US 1000000u
 
 struct ms_host {
 	struct ms_ctx *ctx;
@@ -309,6 +314,26 @@ static void guest_readable(struct ms_host *h, struct host_guest *g)
 	}
 }
 
+/* Stop watching a listener for a while (EMFILE: accepting again at once
+ * would spin); ms_host_process() resumes it. */
+static void listener_pause(struct ms_host *h, struct host_listener *l, int err)
+{
+	epoll_ctl(h->epfd, EPOLL_CTL_DEL, l->fd, NULL);
+	l->paused_until_us = ms_now_us() + LISTENER_PAUSE_US;
+	ms_warn(h->ctx, "accept: %s: not accepting guests for %u ms", strerror(-err),
+		LISTENER_PAUSE_US / 1000u);
+}
+
+static void listener_resume(struct ms_host *h, struct host_listener *l)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &l->watch };
+
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, l->fd, &ev) == 0)
+		l->paused_until_us = 0;
+	else
+		l->paused_until_us = ms_now_us() + LISTENER_PAUSE_US;
+}
+
 static void accept_all(struct ms_host *h, struct host_listener *l)
 {
 	for (int i = 0; i < 32; i++) {
@@ -317,13 +342,20 @@ static void accept_all(struct ms_host *h, struct host_listener *l)
 
 		if (fd == -EAGAIN || fd == -EWOULDBLOCK)
 			return;
+		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
+			listener_pause(h, l, fd);
+			return;
+		}
 		if (fd < 0) {
 			ms_warn(h->ctx, "accept: %s", strerror(-fd));
 			return;
 		}
 		if (h->nr_guests >= h->max_guests) {
-			ms_warn(h->ctx, "refusing a connection: %u guests connected (max_guests)",
-				h->max_guests);
+			/* Log the first refusal and then every 1000th. */
+			if (l->refused++ % 1000 == 0)
+				ms_warn(h->ctx, "refusing connections: %u guests connected "
+					"(max_guests); %llu refused so far", h->max_guests,
+					(unsigned long long)l->refused);
 			close(fd);
 			continue;
 		}
@@ -501,6 +533,9 @@ MS_EXPORT int64_t ms_host_get_timeout_us(struct ms_host *h)
 
 	if (!h)
 		return -1;
+	for (size_t i = 0; i < h->nr_listeners; i++)
+		if (h->listeners[i].paused_until_us && h->listeners[i].paused_until_us < best)
+			best = h->listeners[i].paused_until_us;
 	for (struct host_guest *g = h->guests; g; g = g->next) {
 		if (g->state == GUEST_AWAIT_HELLO && g->hello_deadline_us < best)
 			best = g->hello_deadline_us;
@@ -567,6 +602,9 @@ MS_EXPORT int ms_host_process(struct ms_host *h)
 		}
 	}
 	now = ms_now_us();
+	for (size_t i = 0; i < h->nr_listeners; i++)
+		if (h->listeners[i].paused_until_us && now >= h->listeners[i].paused_until_us)
+			listener_resume(h, &h->listeners[i]);
 	for (struct host_guest *g = h->guests; g; g = g->next) {
 		if (g->state == GUEST_AWAIT_HELLO && now >= g->hello_deadline_us)
 			guest_kill(h, g, -ETIMEDOUT, "no Hello within %u ms", h->hello_timeout_ms);
@@ -614,6 +652,7 @@ MS_EXPORT int ms_host_guest_info(struct ms_host *h, uint64_t id, struct ms_guest
 	out->guest_id = g->id;
 	out->hello = g->hello;
 	ms_strlcpy(out->peer, g->conn.peer, sizeof(out->peer));
+	out->vsock_cid = ms_socket_peer_cid(g->conn.fd);
 	out->connected_mono_us = g->connected_us;
 	out->reports = g->reports;
 	out->last_report_mono_us = g->last_report_us;

@@ -137,6 +137,13 @@ int ms_endpoint_listen(const struct ms_endpoint *ep, int backlog)
 		int err = -errno;
 		struct stat st;
 
+		/* Something that is not a socket is in the way: say so. */
+		if (err == -EADDRINUSE && family == AF_UNIX && ep->path[0] != '@' &&
+		    lstat(ep->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+			close(fd);
+			return -EEXIST;
+		}
+
 		if (err == -EADDRINUSE && family == AF_UNIX && ep->path[0] != '@' &&
 		    lstat(ep->path, &st) == 0 && S_ISSOCK(st.st_mode) && !unix_in_use(&a.un, len) &&
 		    unlink(ep->path) == 0 && bind(fd, &a.sa, len) == 0)
@@ -220,4 +227,14 @@ void ms_socket_peer(int fd, char *buf, size_t size)
 		return;
 	}
 	snprintf(buf, size, "unknown");
+}
+
+uint32_t ms_socket_peer_cid(int fd)
+{
+	struct sockaddr_vm vm;
+	socklen_t len = sizeof(vm);
+
+	if (getpeername(fd, (struct sockaddr *)&vm, &len) < 0 || vm.svm_family != AF_VSOCK)
+		return 0;
+	return vm.svm_cid;
 }

@@ -47,4 +47,7 @@ int ms_endpoint_accept(int listen_fd);
  * "vsock:cid=3,port=1025". */
 void ms_socket_peer(int fd, char *buf, size_t size);
 
+/* The peer's CID of a connected AF_VSOCK socket, or 0. */
+uint32_t ms_socket_peer_cid(int fd);
+
 #endif

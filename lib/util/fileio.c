@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "fileio.h"
 
@@ -79,11 +80,18 @@ int ms_read_fd(int fd, char **out, size_t *len_out, size_t max)
 
 int ms_read_file(struct ms_ctx *ctx, const char *path, char **out, size_t *len_out, size_t max)
 {
+	struct stat st;
 	int fd, r;
 
-	fd = ms_openat(ctx, path, O_RDONLY);
+	/* O_NONBLOCK: a FIFO planted in a sysroot must not hang us. */
+	fd = ms_openat(ctx, path, O_RDONLY | O_NONBLOCK);
 	if (fd < 0)
 		return fd;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		close(fd);
+		return r;
+	}
 	r = ms_read_fd(fd, out, len_out, max);
 	close(fd);
 	return r;
@@ -97,9 +105,12 @@ int ms_write_file(struct ms_ctx *ctx, const char *path, const char *data)
 
 	/* O_TRUNC is a no-op on kernel files and keeps plain-file stand-ins
 	 * (captured trees, tests) holding exactly what was written last. */
-	fd = ms_openat(ctx, path, O_WRONLY | O_TRUNC);
+	/* O_NONBLOCK on open: a FIFO without a reader fails (ENXIO) instead
+	 * of blocking; the write itself blocks as kernel files expect. */
+	fd = ms_openat(ctx, path, O_WRONLY | O_TRUNC | O_NONBLOCK);
 	if (fd < 0)
 		return fd;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	do
 		n = write(fd, data, len);
 	while (n < 0 && errno == EINTR);

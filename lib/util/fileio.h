@@ -16,8 +16,9 @@ int ms_openat(struct ms_ctx *ctx, const char *path, int flags);
 bool ms_path_exists(struct ms_ctx *ctx, const char *path);
 
 /*
- * Read a whole file into a malloc'd, NUL-terminated buffer.
- * Returns 0 and sets *out and *len_out, or -errno (-EFBIG beyond @max).
+ * Read a whole regular file into a malloc'd, NUL-terminated buffer.
+ * Returns 0 and sets *out and *len_out, or -errno (-EFBIG beyond @max,
+ * -EISDIR, -EINVAL for anything but a regular file: FIFOs never block).
  */
 int ms_read_file(struct ms_ctx *ctx, const char *path, char **out, size_t *len_out, size_t max);
 

@@ -182,12 +182,15 @@ def test_agents_stop_cleanly_with_goodbye(agents):
 
 def test_agent_command_lines():
     assert run(HOSTD, "--listen", "unix:/tmp/x").returncode == 2           # no --control
-    assert run(HOSTD, "--listen", "tcp:1.2.3.4:5", "--control", "unix:/tmp/memshare-c").returncode == 1
+    assert run(HOSTD, "--listen", "tcp:1.2.3.4:5", "--control", "unix:/tmp/memshare-c").returncode == 2
+    assert run(HOSTD, "--listen", "unix:/tmp/x", "--control", "unix:relative.sock").returncode == 2
     assert run(HOSTD, "--bins", "5,3", "--listen", "unix:/tmp/x", "--control", "unix:/tmp/y").returncode == 2
     assert run(GUESTD).returncode == 2
     assert run(GUESTD, "--connect", "unix:/tmp/x", "--interval-ms", "abc").returncode == 2
     p = run(GUESTD, "--connect", "carrier-pigeon:7")
-    assert p.returncode == 1 and "bad or missing endpoint" in p.stderr
+    assert p.returncode == 2 and "want unix:/path" in p.stderr
+    p = run(GUESTD, "--connect", "unix:/tmp/x", "--memcg", "../../etc")
+    assert p.returncode == 2
     assert run(GUESTD, "--once", "--sysroot", GUEST_61).returncode == 0
     p = run(GUESTD, "--once", "--sysroot", "/nonexistent")
     assert p.returncode == 1

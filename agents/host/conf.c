@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+#include "conf.h"
+
+void conf_init(struct hostd_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->stats_period_s = 0;
+	ms_policy_params_init(&c->params);
+}
+
+void conf_release(struct hostd_conf *c)
+{
+	for (int i = 0; i < c->nr_listen; i++)
+		free(c->listen[i]);
+	free(c->control);
+	free(c->record);
+	free(c->libvirt_uri);
+	free(c->policy);
+	memset(c, 0, sizeof(*c));
+}
+
+static int set_str(char **dst, const char *v)
+{
+	char *n = strdup(v);
+
+	if (!n)
+		return -ENOMEM;
+	free(*dst);
+	*dst = n;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1") ||
+	    !strcasecmp(v, "on"))
+		*out = true;
+	else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0") ||
+		 !strcasecmp(v, "off"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int conf_set(struct hostd_conf *c, const char *section, const char *key, const char *v)
+{
+	if (strcmp(section, "host") == 0) {
+		if (strcmp(key, "listen") == 0) {
+			if (c->nr_listen == CONF_MAX_LISTEN)
+				return -EINVAL;
+			c->listen[c->nr_listen] = strdup(v);
+			if (!c->listen[c->nr_listen])
+				return -ENOMEM;
+			c->nr_listen++;
+			return 0;
+		}
+		if (strcmp(key, "control") == 0)
+			return set_str(&c->control, v);
+		if (strcmp(key, "record") == 0)
+			return set_str(&c->record, v);
+		if (strcmp(key, "report_interval_ms") == 0)
+			return cli_parse_u32(v, &c->report_interval_ms) < 0 ||
+			       c->report_interval_ms < 10 ? -EINVAL : 0;
+		if (strcmp(key, "reclaim_timeout_ms") == 0)
+			return cli_parse_u32(v, &c->reclaim_timeout_ms) < 0 ||
+			       c->reclaim_timeout_ms < 100 ? -EINVAL : 0;
+		if (strcmp(key, "bins") == 0) {
+			int n = cli_parse_edges(v, c->bins, MS_LRU_MAX_BINS - 1);
+
+			if (n < 0)
+				return -EINVAL;
+			c->nr_bins = n;
+			return 0;
+		}
+		return -ENOENT;
+	}
+	if (strcmp(section, "libvirt") == 0) {
+		if (strcmp(key, "enabled") == 0)
+			return parse_bool(v, &c->libvirt);
+		if (strcmp(key, "uri") == 0) {
+			c->libvirt = true;
+			return set_str(&c->libvirt_uri, v);
+		}
+		if (strcmp(key, "stats_period_s") == 0) {
+			uint32_t p;
+
+			if (strcmp(v, "-1") == 0) {
+				c->stats_period_s = -1;
+				return 0;
+			}
+			if (cli_parse_u32(v, &p) < 0 || p > 3600)
+				return -EINVAL;
+			c->stats_period_s = (int32_t)p;
+			return 0;
+		}
+		return -ENOENT;
+	}
+	if (strcmp(section, "policy") == 0) {
+		if (strcmp(key, "name") == 0) {
+			if (!ms_policy_find(v))
+				return -EINVAL;
+			return set_str(&c->policy, v);
+		}
+		if (strcmp(key, "dry_run") == 0)
+			return parse_bool(v, &c->dry_run);
+		return ms_policy_params_set(&c->params, key, v);
+	}
+	return -ENOENT;
+}
+
+struct load_state {
+	struct hostd_conf *c;
+	FILE *f;
+	int lineno;            /* line inih is parsing (counted by read_line) */
+	int err_line;
+	char first_error[256];
+	int err;
+};
+
+/* fgets for inih that counts lines, so errors carry their own line. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct load_state *st = stream;
+	char *r = fgets(str, num, st->f);
+
+	if (r)
+		st->lineno++;
+	return r;
+}
+
+static int on_ini(void *user, const char *section, const char *name, const char *value)
+{
+	struct load_state *st = user;
+	int r = conf_set(st->c, section, name, value);
+
+	if (r < 0) {
+		/* inih reports the line of the first failure it saw. */
+		if (!st->err) {
+			snprintf(st->first_error, sizeof(st->first_error), "[%s] %s = %s: %s",
+				 section, name, value, r == -ENOENT ? "unknown key" : "bad value");
+			st->err = r;
+			st->err_line = st->lineno;
+		}
+		return 0;
+	}
+	return 1;
+}
+
+int conf_load(struct hostd_conf *c, const char *path, int *bad_line)
+{
+	struct load_state st = { .c = c };
+	int r;
+
+	st.f = fopen(path, "re");
+	if (!st.f)
+		return -errno;
+	r = ini_parse_stream(read_line, &st, on_ini, &st);
+	fclose(st.f);
+	if (r < 0)
+		return -ENOMEM;
+	if (r > 0) {
+		/* The first failure: a key we refused, or a syntax error. */
+		bool ours = st.err && st.err_line == r;
+
+		if (bad_line)
+			*bad_line = r;
+		fprintf(stderr, "memshare-hostd: %s:%d: %s\n", path, r,
+			ours ? st.first_error : "syntax error (want [section] and key = value)");
+		return -EINVAL;
+	}
+	return 0;
+}

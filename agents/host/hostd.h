@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* memshare-hostd's shared state. */
+#ifndef MS_HOSTD_H
+#define MS_HOSTD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <json-c/json.h>
+#include <memshare/memshare.h>
+#if MS_HAVE_LIBVIRT
+#include <memshare/libvirt.h>
+#endif
+
+#include "conf.h"
+#include "control.h"
+#include "loop.h"
+#include "pressure.h"
+
+/* What hostd adds to each connected guest agent. */
+struct guest_extra {
+	struct guest_extra *next;
+	uint64_t guest_id;
+	struct ms_sample prev, cur;
+	int nr_samples;
+	struct ms_rates rates;
+	bool has_rates;
+	json_object *last_reclaim;
+};
+
+/* A reclaim asked for through the control socket, waiting for its reply. */
+struct pending_reclaim {
+	struct pending_reclaim *next;
+	uint64_t reclaim_id;
+	uint64_t guest_id;
+	uint64_t client_id;
+	uint64_t sent_us;
+};
+
+/* The policy's memory of one guest, kept across rounds (key: the libvirt
+ * domain name, or "agent:<id>" for an agent without a domain). */
+struct policy_entry {
+	struct policy_entry *next;
+	char key[272];
+	struct ms_policy_state state;
+	uint64_t reclaim_id;          /* policy reclaim in flight, or 0 */
+	uint64_t reclaim_agent;       /* ... sent to this guest agent */
+	uint64_t reclaim_bytes;
+	uint64_t seen_round;
+};
+
+#define HOSTD_RECENT_ACTIONS 32
+
+struct hostd {
+	struct hostd_conf conf;
+	struct ms_ctx *ctx;
+	struct ms_host *host;
+	struct control *ctl;
+	struct loop *loop;
+	struct host_pressure pressure;
+	struct guest_extra *extras;
+	struct pending_reclaim *pending;
+	const struct ms_policy_ops *policy;
+	struct policy_entry *entries;
+	uint64_t rounds;
+	uint64_t actions;
+	uint64_t next_round_ms;
+	uint64_t last_round_ms;
+	json_object *recent_actions;  /* array, newest last */
+#if MS_HAVE_LIBVIRT
+	struct ms_libvirt *lv;
+#endif
+	uint64_t started_us;
+	int stop_signal;
+};
+
+uint64_t hostd_now_us(void);
+struct guest_extra *hostd_extra(struct hostd *d, uint64_t guest_id, bool create);
+
+/* balancer.c: run a policy round now; tell it about replies and departures. */
+void balancer_round(struct hostd *d);
+/* Returns true if @reply answered a request of the policy. */
+bool balancer_on_reply(struct hostd *d, uint64_t guest_id, const struct ms_reclaim_reply *reply);
+void balancer_on_gone(struct hostd *d, uint64_t guest_id);
+void balancer_free(struct hostd *d);
+
+/* status.c: the control socket's "status" answer. */
+json_object *status_json(struct hostd *d);
+
+#endif
