@@ -29,7 +29,7 @@ extern "C" {
 
 /* Tunables; ms_policy_params_init() sets the documented defaults. */
 struct ms_policy_params {
-	uint32_t interval_ms;             /* interval = 10000 (MoM) */
+	uint32_t interval_ms;             /* interval_ms = 10000 (MoM) */
 	/* Host pressure levels: MemAvailable below these shares of MemTotal. */
 	double host_pressure_ratio;       /* host_pressure_ratio = 0.20 (MoM) */
 	double host_critical_ratio;       /* host_critical_ratio = 0.05 (MoM) */
@@ -61,16 +61,18 @@ struct ms_policy_params {
 	uint64_t reclaim_min_bytes;       /* reclaim_min = 4M */
 	/* Reclaim cold memory even when the host is not under pressure. */
 	bool proactive;                   /* proactive = true */
-	/* Guests reclaimed per round when the host is fine. */
+	/* Guests asked to reclaim per round when the host is fine. */
 	uint32_t proactive_guests_per_round; /* = 1 */
-	/* Deflate a guest that is short by up to this share of its maximum. */
+	/* Deflate a hot guest by at least this share of its maximum (more if
+	 * it lacks more to reach guest_min_free_ratio). */
 	double deflate_step_ratio;        /* deflate_step_ratio = 0.10 */
 	/* Balloon changes smaller than this share of the guest are skipped. */
 	double dead_band_ratio;           /* dead_band_ratio = 0.0025 */
 	/* At most one taking action per guest per this many ms. */
 	uint64_t min_take_interval_ms;    /* min_take_interval = 10000 */
 	/* After backing off a guest, leave it alone this long (doubling on
-	 * repeated back-offs, up to 16x). */
+	 * repeated back-offs, up to 16x; reset once it stayed calm this long
+	 * after the last one ended). */
 	uint64_t backoff_ms;              /* backoff = 60000 */
 	/* Reports older than this are not trusted for taking. */
 	uint64_t report_max_age_ms;       /* report_max_age = 10000 */
@@ -162,7 +164,7 @@ void ms_policy_params_init(struct ms_policy_params *params);
 /*
  * ms_policy_params_set - set one tunable from its config key and text
  * value ("cold_age_ms", "120000"; sizes take K/M/G suffixes; booleans
- * true/false/yes/no/1/0).  Returns 0, -ENOENT (unknown key), -EINVAL (bad
+ * true/false/yes/no/on/off/1/0).  Returns 0, -ENOENT (unknown key), -EINVAL (bad
  * value or out of range).
  */
 int ms_policy_params_set(struct ms_policy_params *params, const char *key, const char *value);

@@ -52,7 +52,9 @@ struct ms_sim_opts {
 struct ms_sim_result {
 	char policy[32];
 	uint32_t guests;
-	double duration_s;                      /* trace time simulated */
+	double duration_s;                      /* trace time simulated: one
+						 * second per 1 s step, first to
+						 * last Report inclusive */
 	/* Memory the host had back (balloon + reported free pages), summed
 	 * over guests, integrated over time: GiB x s; and its mean, GiB. */
 	double returned_gib_s;

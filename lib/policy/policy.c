@@ -92,7 +92,8 @@ static int parse_size(const char *s, uint64_t *out)
 	uint64_t mult = 1;
 	char *end;
 
-	if (!*s || *s == '-' || *s == '+')
+	/* strtoull() would skip blanks and wrap " -1" to 2^64 - 1. */
+	if (*s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
@@ -459,7 +460,7 @@ static size_t policy_memshare(const struct ms_policy_params *p, const struct ms_
 	double headroom = (double)h->available_bytes - p->host_critical_ratio * (double)h->total_bytes;
 	uint64_t now = h->now_ms, nodes_short = short_nodes(p, h);
 	struct cand *cands;
-	size_t na = 0, nc = 0, budget;
+	size_t na = 0, nc = 0, budget, asked = 0;
 
 	/* 1. Give back fast. */
 	for (size_t i = 0; i < n; i++) {
@@ -469,8 +470,13 @@ static size_t policy_memshare(const struct ms_policy_params *p, const struct ms_
 		const char *why = NULL;
 		uint64_t need, step, target;
 
-		if (!guest_hot(p, g, &why))
+		if (!guest_hot(p, g, &why)) {
+			/* Calm for a whole backoff_ms after its last back-off
+			 * ended: the next one is not consecutive, it starts at 1x. */
+			if (s->backoffs && now >= s->backoff_until_ms + p->backoff_ms)
+				s->backoffs = 0;
 			continue;
+		}
 		s->backoff_until_ms = now + (p->backoff_ms << MS_MIN(s->backoffs, 4u));
 		s->backoffs++;
 		s->reclaimed_unreturned_bytes = 0;
@@ -520,13 +526,14 @@ static size_t policy_memshare(const struct ms_policy_params *p, const struct ms_
 			s->reclaimed_unreturned_bytes = 0;
 			continue;
 		}
+		a.target_bytes = target;
+		a.reason = "memshare: inflate by what the guest reclaimed";
+		/* No room: the freed bytes stay for the next round. */
+		if (!push(actions, max, &na, &a))
+			return na;
 		s->reclaimed_unreturned_bytes -= MS_MIN(s->reclaimed_unreturned_bytes,
 							g->current_bytes - target);
 		s->last_take_ms = now;
-		a.target_bytes = target;
-		a.reason = "memshare: inflate by what the guest reclaimed";
-		if (!push(actions, max, &na, &a))
-			return na;
 	}
 
 	/* 3. Take cold memory first. */
@@ -557,7 +564,9 @@ static size_t policy_memshare(const struct ms_policy_params *p, const struct ms_
 	}
 	qsort(cands, nc, sizeof(*cands), cand_cmp);
 	budget = level == HOST_OK ? p->proactive_guests_per_round : nc;
-	for (size_t c = 0; c < nc && c < budget; c++) {
+	/* The budget counts guests asked: one whose step is under reclaim_min
+	 * does not use up the round. */
+	for (size_t c = 0; c < nc && asked < budget; c++) {
 		size_t i = cands[c].idx;
 		const struct ms_policy_guest *g = &guests[i];
 		struct ms_policy_state *s = &states[i];
@@ -579,6 +588,7 @@ static size_t policy_memshare(const struct ms_policy_params *p, const struct ms_
 			break;
 		s->reclaim_pending = true;
 		s->last_take_ms = now;
+		asked++;
 	}
 	free(cands);
 	return na;

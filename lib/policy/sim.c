@@ -38,7 +38,7 @@ struct sim_guest {
 	uint64_t size;            /* balloon size */
 	uint64_t evicted;         /* cold bytes the policy (or ballooning) evicted */
 	double stall_frac;        /* model stall in the last step, 0..1 */
-	double thrash_bytes_per_s;
+	double refault_bytes_per_s; /* model refaults in the last step */
 	uint64_t resident;
 	uint64_t free_m, avail_m, cold_m;
 	struct ms_policy_state pstate;
@@ -152,15 +152,17 @@ static void step_guest(struct sim_guest *g, uint64_t now_ms, double dt_s, struct
 		g->max = s->total;
 		g->size = s->total;
 	}
-	/* Evicted memory the guest uses again comes back as refaults. */
+	g->stall_frac = 0;
+	g->refault_bytes_per_s = 0;
+	/* Evicted memory the guest uses again comes back as refaults (which
+	 * its workingset_refault counters, and so the policy, see). */
 	if (g->evicted > s->cold) {
 		res->refault_bytes += g->evicted - s->cold;
+		g->refault_bytes_per_s = (double)(g->evicted - s->cold) / dt_s;
 		g->evicted = s->cold;
 	}
 	need = s->total - s->free;
 	need = need > g->evicted ? need - g->evicted : 0;
-	g->stall_frac = 0;
-	g->thrash_bytes_per_s = 0;
 	if (need > g->size) {
 		excess = need - g->size;
 		/* The guest's own reclaim drops cold memory, then slab. */
@@ -171,7 +173,7 @@ static void step_guest(struct sim_guest *g, uint64_t now_ms, double dt_s, struct
 		if (excess) {
 			/* The working set does not fit: it thrashes. */
 			g->stall_frac = MS_MIN(1.0, (double)excess / (double)MS_MAX(s->ws, 1));
-			g->thrash_bytes_per_s = (double)excess;
+			g->refault_bytes_per_s += (double)excess;
 			res->stall_s += g->stall_frac * dt_s;
 			res->refault_bytes += (uint64_t)((double)excess * dt_s);
 		}
@@ -212,7 +214,7 @@ static void policy_guest(const struct sim_guest *g, const struct ms_policy_param
 	pg->stall_us_per_s = g->stall_frac * 1e6 +
 		(prev ? counter_rate(prev->psi_total_us, s->psi_total_us, prev->guest_mono_us,
 				     s->guest_mono_us) : 0);
-	pg->refault_bytes_per_s = g->thrash_bytes_per_s +
+	pg->refault_bytes_per_s = g->refault_bytes_per_s +
 		(prev ? counter_rate(prev->refault_bytes, s->refault_bytes, prev->guest_mono_us,
 				     s->guest_mono_us) : 0);
 }
@@ -227,7 +229,7 @@ MS_EXPORT int ms_sim_run(const struct ms_sim_opts *opts, struct ms_sim_result *o
 	struct ms_policy_action *acts = NULL;
 	struct sim_guest *gs = NULL;
 	struct ms_sim_result res;
-	uint64_t t0 = UINT64_MAX, t1 = 0, host_total, sum_max = 0, next_round;
+	uint64_t t0 = UINT64_MAX, t1 = 0, host_total, sum_max = 0, next_round, steps = 0;
 	double ws_sum = 0, ws_n = 0;
 	bool fpr;
 	size_t ng = 0;
@@ -253,7 +255,9 @@ MS_EXPORT int ms_sim_run(const struct ms_sim_opts *opts, struct ms_sim_result *o
 			for (size_t i = 0; i < nt && r == 0; i++)
 				r = paths[i] ? load(paths[i], (uint32_t)i, p, &gs, &ng) : -EINVAL;
 		} else {
-			r = opts->trace_path ? load(opts->trace_path, 0, p, &gs, &ng) : -EINVAL;
+			const char *path = MS_OPTS_GET(opts, ms_sim_opts, trace_path, NULL);
+
+			r = path ? load(path, 0, p, &gs, &ng) : -EINVAL;
 		}
 		if (r < 0)
 			goto out;
@@ -302,6 +306,7 @@ MS_EXPORT int ms_sim_run(const struct ms_sim_opts *opts, struct ms_sim_result *o
 			ws_sum += (double)g->s[g->cur].ws;
 			ws_n += 1;
 		}
+		steps++;
 		res.returned_gib_s += (double)returned / GIB * dt;
 		if (resident > host_total - (uint64_t)(p->host_critical_ratio * (double)host_total))
 			res.host_critical_s += dt;
@@ -354,7 +359,9 @@ MS_EXPORT int ms_sim_run(const struct ms_sim_opts *opts, struct ms_sim_result *o
 			}
 		}
 	}
-	res.duration_s = (double)(t1 - t0) / 1000.0;
+	/* Each step stands for the SIM_STEP_MS that follow it: a trace with
+	 * reports at 0..400 s is 401 s of guest life, as its integrals are. */
+	res.duration_s = (double)steps * (SIM_STEP_MS / 1000.0);
 	res.returned_mean_gib = res.duration_s > 0 ? res.returned_gib_s / res.duration_s : 0;
 	if (ws_n > 0 && res.duration_s > 0) {
 		double ws_mean = ws_sum / ws_n * (double)res.guests;
