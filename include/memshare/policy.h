@@ -76,6 +76,9 @@ struct ms_policy_params {
 	uint64_t backoff_ms;              /* backoff = 60000 */
 	/* Reports older than this are not trusted for taking. */
 	uint64_t report_max_age_ms;       /* report_max_age = 10000 */
+	/* memshare: a guest with less than this share of its memory
+	 * available is short (hot), even without stalls. */
+	double guest_short_ratio;         /* guest_short_ratio = 0.05 */
 };
 
 /* What the policy knows about the host this round. */

@@ -46,6 +46,7 @@ MS_EXPORT void ms_policy_params_init(struct ms_policy_params *p)
 	p->min_take_interval_ms = 10000;
 	p->backoff_ms = 60000;
 	p->report_max_age_ms = 10000;
+	p->guest_short_ratio = 0.05;
 }
 
 enum ptype { P_U32, P_U64, P_BYTES, P_RATIO, P_DOUBLE, P_BOOL };
@@ -83,6 +84,7 @@ static const struct param_desc {
 	D("min_take_interval", P_U64, min_take_interval_ms, 0, 86400000),
 	D("backoff", P_U64, backoff_ms, 0, 86400000),
 	D("report_max_age", P_U64, report_max_age_ms, 0, 86400000),
+	D("guest_short_ratio", P_RATIO, guest_short_ratio, 0, 0.9),
 #undef D
 };
 
@@ -358,13 +360,17 @@ static size_t policy_balance_available(const struct ms_policy_params *p,
 }
 
 /* ---- memshare -------------------------------------------------------------------
- * 1. Give back fast: a guest stalling (PSI some rate above stall_backoff),
- *    refaulting (more than refault_limit of its working set per minute), or
- *    short of available memory (under guest_min_free_ratio) is deflated at
- *    once by what it lacks, at least deflate_step_ratio of its maximum, and
- *    left alone for backoff_ms (doubling while it keeps happening).  All
- *    deflations of one round together stay within the host's headroom above
- *    critical, so no guest's claims can push the host into trouble.
+ * 1. Give back fast: a guest stalling (PSI some rate, or avg10, above
+ *    stall_backoff), refaulting (more than refault_limit of its working set
+ *    per minute), or nearly out of available memory (under
+ *    guest_short_ratio of its MemTotal) is deflated at once by what it
+ *    lacks to reach guest_min_free_ratio, at least deflate_step_ratio of its
+ *    maximum, and left alone for backoff_ms (doubling while it keeps
+ *    happening).  When the host is fine, a ballooned guest under
+ *    guest_min_free_ratio is topped up too, before it stalls.  All
+ *    deflations of one round share the host's headroom above critical in
+ *    proportion to need, so no guest's claims push the host into trouble
+ *    and none is starved by its place in the list.
  * 2. Return what was freed: memory a guest reclaimed for us is taken with
  *    the balloon, down to a floor that keeps its working set plus
  *    guest_min_free_ratio and its min_guarantee.
@@ -390,12 +396,26 @@ static double taxed_cost(const struct ms_policy_params *p, const struct ms_polic
 	return P * (f + k * (1.0 - f)) / shares;
 }
 
+/* A guest's own size: its MemTotal when it reported one (with a balloon
+ * MemTotal follows the balloon), else what the VMM says it has. */
+static uint64_t guest_size(const struct ms_policy_guest *g)
+{
+	return g->has_report && g->total_bytes ? g->total_bytes : g->current_bytes;
+}
+
 static bool guest_hot(const struct ms_policy_params *p, const struct ms_policy_guest *g,
 		      const char **why)
 {
+	double stall = isnan(g->stall_us_per_s) ? 0 : g->stall_us_per_s;
+
 	if (!g->has_report)
 		return false;
-	if (!isnan(g->stall_us_per_s) && g->stall_us_per_s > p->stall_backoff_us_per_s) {
+	/* The rate between the last two reports, or PSI's own 10 s average
+	 * (percent -> us/s), whichever is higher: a spike between rounds
+	 * still shows in avg10. */
+	if (!isnan(g->psi_some_avg10))
+		stall = MS_MAX(stall, g->psi_some_avg10 * 1e4);
+	if (stall > p->stall_backoff_us_per_s) {
 		*why = "memshare: guest stalls on memory: deflate and back off";
 		return true;
 	}
@@ -405,9 +425,9 @@ static bool guest_hot(const struct ms_policy_params *p, const struct ms_policy_g
 		*why = "memshare: guest refaults its working set: deflate and back off";
 		return true;
 	}
-	if ((double)g->available_bytes < p->guest_min_free_ratio * (double)g->current_bytes &&
-	    g->current_bytes) {
-		*why = "memshare: guest is short of available memory: deflate";
+	if ((double)g->available_bytes < p->guest_short_ratio * (double)guest_size(g) &&
+	    guest_size(g)) {
+		*why = "memshare: guest is nearly out of available memory: deflate and back off";
 		return true;
 	}
 	return false;
@@ -458,45 +478,74 @@ static size_t policy_memshare(const struct ms_policy_params *p, const struct ms_
 {
 	enum host_level level = host_level(p, h);
 	double headroom = (double)h->available_bytes - p->host_critical_ratio * (double)h->total_bytes;
-	uint64_t now = h->now_ms, nodes_short = short_nodes(p, h);
+	uint64_t now = h->now_ms, nodes_short = short_nodes(p, h), *need;
+	double total_need = 0, scale;
+	const char **reason;
 	struct cand *cands;
 	size_t na = 0, nc = 0, budget, asked = 0;
 
-	/* 1. Give back fast. */
+	/* 1. Give back fast.  First what each guest needs: hot guests their
+	 * shortfall (at least deflate_step_ratio of their maximum); when the
+	 * host is fine, also ballooned guests below guest_min_free_ratio, before
+	 * they stall (MoM grows guests whenever the host has room).  If the
+	 * host's headroom above critical cannot cover it all, every guest gets
+	 * the same share of its need: none starves for its place in the list. */
+	need = calloc(n ? n : 1, sizeof(*need));
+	reason = calloc(n ? n : 1, sizeof(*reason));
+	if (!need || !reason) {
+		free(need);
+		free(reason);
+		return 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct ms_policy_guest *g = &guests[i];
 		struct ms_policy_state *s = &states[i];
-		struct ms_policy_action a = { .type = MS_POLICY_BALLOON, .guest_id = g->id };
-		const char *why = NULL;
-		uint64_t need, step, target;
+		double lack = p->guest_min_free_ratio * (double)guest_size(g) -
+			      (double)g->available_bytes;
+		bool hot = guest_hot(p, g, &reason[i]);
 
-		if (!guest_hot(p, g, &why)) {
+		if (hot) {
+			s->backoff_until_ms = now + (p->backoff_ms << MS_MIN(s->backoffs, 4u));
+			s->backoffs++;
+			s->reclaimed_unreturned_bytes = 0;
+		} else if (s->backoffs && now >= s->backoff_until_ms + p->backoff_ms) {
 			/* Calm for a whole backoff_ms after its last back-off
 			 * ended: the next one is not consecutive, it starts at 1x. */
-			if (s->backoffs && now >= s->backoff_until_ms + p->backoff_ms)
-				s->backoffs = 0;
-			continue;
+			s->backoffs = 0;
 		}
-		s->backoff_until_ms = now + (p->backoff_ms << MS_MIN(s->backoffs, 4u));
-		s->backoffs++;
-		s->reclaimed_unreturned_bytes = 0;
 		if (!g->has_balloon || g->current_bytes >= g->max_bytes)
 			continue;
-		need = (uint64_t)MS_MAX(0.0, p->guest_min_free_ratio * (double)g->current_bytes -
-					     (double)g->available_bytes);
-		step = MS_MAX(need, ratio_of(p->deflate_step_ratio, g->max_bytes));
-		if (headroom <= 0)
+		if (hot) {
+			need[i] = MS_MAX(lack > 0 ? (uint64_t)lack : 0,
+					 ratio_of(p->deflate_step_ratio, g->max_bytes));
+		} else if (level == HOST_OK && g->has_report &&
+			   lack > p->dead_band_ratio * (double)g->current_bytes) {
+			need[i] = MS_MIN((uint64_t)lack, ratio_of(p->deflate_step_ratio, g->max_bytes));
+			reason[i] = "memshare: host has room, guest is low on available memory: deflate";
+		}
+		need[i] = MS_MIN(need[i], g->max_bytes - g->current_bytes);
+		total_need += (double)need[i];
+	}
+	scale = total_need > headroom ? MS_MAX(headroom, 0.0) / total_need : 1.0;
+	for (size_t i = 0; i < n; i++) {
+		const struct ms_policy_guest *g = &guests[i];
+		struct ms_policy_action a = { .type = MS_POLICY_BALLOON, .guest_id = g->id };
+		uint64_t target;
+
+		if (!need[i])
 			continue;
-		step = MS_MIN(step, (uint64_t)headroom);
-		target = bound_target(g, g->current_bytes + step);
+		target = bound_target(g, g->current_bytes + (uint64_t)((double)need[i] * scale));
 		if (target <= g->current_bytes)
 			continue;
-		headroom -= (double)(target - g->current_bytes);
 		a.target_bytes = target;
-		a.reason = why;
+		a.reason = reason[i];
 		if (!push(actions, max, &na, &a))
-			return na;
+			break;
 	}
+	free(need);
+	free(reason);
+	if (na == max)
+		return na;
 
 	/* 2. Return what the guests freed for us. */
 	for (size_t i = 0; i < n; i++) {

@@ -196,6 +196,7 @@ static const struct {
 	{ "min_take_interval", "10000" },
 	{ "backoff", "60000" },
 	{ "report_max_age", "10000" },
+	{ "guest_short_ratio", "0.05" },
 };
 
 START_TEST(params_keys_cover_struct)
@@ -936,12 +937,36 @@ START_TEST(ms_hot_available)
 	/* 20% of 8 GB: 1.6 GB available is enough. */
 	g = guest_mk(1, 10 * GB, 8 * GB, 1600000000ull);
 	ck_assert_uint_eq(deflate1(g, &s), 0);
-	/* One byte short: it lacks 1 byte, gets the 1 GB step. */
+	/* One byte short of 20% is inside the dead band (0.25% of 8 GB). */
 	g.available_bytes = 1599999999ull;
+	ck_assert_uint_eq(deflate1(g, &s), 0);
+	/* 1 GB available: low, not short.  The host has room: topped up by
+	 * what it lacks (0.6 GB, under the 1 GB step), no back-off. */
+	g.available_bytes = GB;
 	ck_assert_uint_eq(decide1("memshare", &h, &g, &s, a), 1);
-	check_balloon(&a[0], 1, 9 * GB);
-	ck_assert(has(a[0].reason, "short"));
-	/* Nothing available: it lacks 1.6 GB, more than the step. */
+	check_balloon(&a[0], 1, 8600000000ull);
+	ck_assert(has(a[0].reason, "host has room"));
+	ck_assert_uint_eq(s.backoffs, 0);
+	/* The same guest with the host under pressure (15% available): left
+	 * alone. */
+	{
+		struct ms_policy_host hp = host_at(100000, 100 * GB, 15 * GB);
+
+		ck_assert_uint_eq(decide1("memshare", &hp, &g, &s, a), 0);
+		ck_assert_uint_eq(s.backoffs, 0);
+	}
+	/* Exactly 5% (400 MB) is not short yet: a top-up of one 1 GB step. */
+	g.available_bytes = 400000000ull;
+	ck_assert_uint_eq(deflate1(g, &s), 9 * GB);
+	ck_assert_uint_eq(s.backoffs, 0);
+	/* Under 5%: short (hot): it lacks 1.2 GB, more than the step, and
+	 * backs off. */
+	g.available_bytes = 399999999ull;
+	ck_assert_uint_eq(decide1("memshare", &h, &g, &s, a), 1);
+	check_balloon(&a[0], 1, 9200000001ull);
+	ck_assert(has(a[0].reason, "nearly out"));
+	ck_assert_uint_eq(s.backoffs, 1);
+	/* Nothing available: it lacks 1.6 GB. */
 	g.available_bytes = 0;
 	memset(&s, 0, sizeof(s));
 	ck_assert_uint_eq(deflate1(g, &s), 9600000000ull);
@@ -954,6 +979,28 @@ START_TEST(ms_hot_available)
 	memset(&s, 0, sizeof(s));
 	ck_assert_uint_eq(deflate1(g, &s), 0);
 	ck_assert_uint_eq(s.backoffs, 0);
+	/* Shares are of the guest's own MemTotal, not the VMM's figure: 300 MB
+	 * of a 4 GB guest is 7.5% (not short), though 3.75% of 8 GB. */
+	g = guest_mk(1, 10 * GB, 8 * GB, 300000000ull);
+	g.total_bytes = 4 * GB;
+	memset(&s, 0, sizeof(s));
+	ck_assert_uint_eq(deflate1(g, &s), 8500000000ull);
+	ck_assert_uint_eq(s.backoffs, 0);
+}
+END_TEST
+
+/* PSI's 10 s average catches a stall between two reports. */
+START_TEST(ms_hot_psi_avg10)
+{
+	struct ms_policy_guest g = guest_mk(1, 10 * GB, 8 * GB, 5 * GB);
+	struct ms_policy_state s = { 0 };
+
+	g.stall_us_per_s = 0;
+	g.psi_some_avg10 = 0.20;        /* 2000 us/s: not above stall_backoff */
+	ck_assert_uint_eq(deflate1(g, &s), 0);
+	g.psi_some_avg10 = 0.21;        /* 2100 us/s */
+	ck_assert_uint_eq(deflate1(g, &s), 9 * GB);
+	ck_assert_uint_eq(s.backoffs, 1);
 }
 END_TEST
 
@@ -988,11 +1035,12 @@ START_TEST(ms_hot_no_deflate)
 }
 END_TEST
 
-/* All deflations of a round fit in the host's headroom above critical. */
+/* All deflations of a round share the host's headroom above critical. */
 START_TEST(ms_deflate_headroom)
 {
-	/* Host: 8 GB available, critical 5 GB: headroom 3 GB.  Three guests
-	 * lacking 1.6 GB each: 1.6 GB, then the 1.4 GB left, then nothing. */
+	/* Host: 8 GB available (under pressure: no top-ups), critical 5 GB:
+	 * headroom 3 GB.  Three guests lacking 1.6 GB each (4.8 GB): each gets
+	 * 3/4.8 = 62.5% of its need, 1 GB. */
 	struct ms_policy_host h = host_at(100000, 100 * GB, 8 * GB);
 	struct ms_policy_guest g[3] = { guest_mk(1, 10 * GB, 8 * GB, 0),
 					guest_mk(2, 10 * GB, 8 * GB, 0),
@@ -1002,9 +1050,10 @@ START_TEST(ms_deflate_headroom)
 
 	memset(s, 0, sizeof(s));
 	s[2].reclaimed_unreturned_bytes = GB;
-	ck_assert_uint_eq(decide("memshare", &h, g, s, 3, a, MAXA), 2);
-	check_balloon(&a[0], 1, 9600000000ull);
-	check_balloon(&a[1], 2, 9400000000ull);
+	ck_assert_uint_eq(decide("memshare", &h, g, s, 3, a, MAXA), 3);
+	check_balloon(&a[0], 1, 9 * GB);
+	check_balloon(&a[1], 2, 9 * GB);
+	check_balloon(&a[2], 3, 9 * GB);
 	for (int i = 0; i < 3; i++) {
 		ck_assert_uint_eq(s[i].backoffs, 1);
 		ck_assert_uint_eq(s[i].backoff_until_ms, 160000);
@@ -1334,11 +1383,16 @@ START_TEST(ms_reclaim_eligibility)
 	FRESH();
 	s.last_take_ms = now - 10000;
 	ck_assert_uint_eq(reclaim1(g, &s, now), 200000000);
-	/* Hot (short of available memory; it also backs off). */
+	/* Hot (nearly out of available memory, under 5%; it also backs off). */
 	g = cold_guest(1);
-	g.available_bytes = 1999999999;
+	g.available_bytes = 499999999;
 	FRESH();
 	ck_assert_uint_eq(reclaim1(g, &s, now), 0);
+	/* Low (under 20%) but not short: its cold memory is still taken
+	 * (page cache is counted as available: reclaiming it costs nothing). */
+	g.available_bytes = 1999999999;
+	FRESH();
+	ck_assert_uint_eq(reclaim1(g, &s, now), 200000000);
 	/* Stalling above stall_target (but not hot). */
 	g = cold_guest(1);
 	g.stall_us_per_s = 1000.5;
@@ -2089,6 +2143,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, ms_hot_stall);
 	tcase_add_test(tc, ms_hot_refault);
 	tcase_add_test(tc, ms_hot_available);
+	tcase_add_test(tc, ms_hot_psi_avg10);
 	tcase_add_test(tc, ms_hot_no_deflate);
 	tcase_add_test(tc, ms_deflate_headroom);
 	tcase_add_test(tc, ms_backoff_doubling);
