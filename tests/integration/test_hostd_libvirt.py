@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""memshare-hostd acting through libvirt (the test driver: no daemon), its
+policy loop and its configuration file."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import CTL, HOSTD, FIXTURES, run, wait_for
+
+NODE = "test://" + os.path.abspath(os.path.join(FIXTURES, "libvirt", "node.xml"))
+MIB = 1 << 20
+
+
+def has_libvirt():
+    p = run(HOSTD, "--help")
+    return "--libvirt" in p.stdout
+
+
+pytestmark = pytest.mark.skipif(not has_libvirt(), reason="built without libvirt")
+
+
+def domain(agents, name):
+    for d in agents.status()["domains"]:
+        if d["name"] == name:
+            return d
+    return None
+
+
+def test_status_lists_domains_with_warnings(agents):
+    agents.start_hostd("--libvirt=" + NODE, "--policy", "static")
+    st = agents.status()
+    names = [d["name"] for d in st["domains"]]
+    assert names == ["alpha", "bravo", "charlie", "delta", "echo"]       # sorted, foxtrot is off
+    alpha = domain(agents, "alpha")
+    assert alpha["vsock_cid"] == 3 and alpha["agent"] == "not connected"
+    assert alpha["balloon"]["max_bytes"] == 4 << 30
+    assert alpha["balloon"]["current_bytes"] == 2 << 30
+    assert alpha["balloon"]["min_guarantee_bytes"] == 512 * MIB
+    assert alpha["warnings"] == []
+    bravo = domain(agents, "bravo")
+    assert bravo["channel_path"] == "/run/memshare/bravo.sock"
+    assert bravo["warnings"] == ["balloon stats period is 0", "free page reporting off",
+                                 "autodeflate off"]
+    assert "no balloon device" in domain(agents, "charlie")["warnings"]
+    # No balloon: the test driver reports no statistics at all (qemu would
+    # still report rss).
+    assert all(v is None for v in domain(agents, "charlie")["stats"].values())
+    # The test driver reports made-up stats for ballooned domains: actual =
+    # total = current, free = usable = rss = half, caches an eighth.
+    st_echo = domain(agents, "echo")["stats"]
+    assert st_echo["guest_total_bytes"] == 2684354560
+    assert st_echo["guest_free_bytes"] == 1342177280
+    text = run(CTL, "--host", agents.control, "status", check=0).stdout
+    assert "domain bravo  agent not connected, channel /run/memshare/bravo.sock" in text
+    assert "warning   no balloon device" in text
+
+
+def test_policy_deflates_through_libvirt(agents, fixture_copy):
+    # The agent named after the domain is its agent (unix sockets: by name).
+    # The captured guest stalls (PSI some avg10 40.11% = 401100 us/s, over
+    # stall_backoff): memshare deflates bravo by 10% of its maximum per
+    # round, up to the maximum.
+    agents.start_hostd("--libvirt=" + NODE, "-s", "interval_ms=300")
+    agents.start_guest("bravo", "--sysroot", fixture_copy)
+    wait_for(lambda: domain(agents, "bravo")["balloon"]["current_bytes"] == 2048 * MIB, timeout=15)
+    st = agents.status()
+    bravo = domain(agents, "bravo")
+    assert bravo["agent"] == "connected" and bravo["agent_id"] == 1
+    acts = [a for a in st["policy"]["recent_actions"] if a["guest"] == "bravo"]
+    # 1536 MiB + 204.8 MiB (10% of 2048, in bytes, rounded down to KiB by
+    # libvirt), then capped at the maximum.
+    assert acts[0]["action"] == "balloon" and acts[0]["result"] == "ok"
+    assert acts[0]["target_bytes"] == 1536 * MIB + 214748364
+    assert acts[-1]["target_bytes"] == 2048 * MIB
+    assert "stalls" in acts[0]["reason"]
+    # Domains without an agent were left alone.
+    assert domain(agents, "alpha")["balloon"]["current_bytes"] == 2 << 30
+    log = agents.log("hostd.log")
+    assert "policy memshare: bravo: balloon to" in log
+
+
+def test_dry_run_decides_but_does_not_act(agents, fixture_copy):
+    agents.start_hostd("--libvirt=" + NODE, "--dry-run", "-s", "interval_ms=300")
+    agents.start_guest("bravo", "--sysroot", fixture_copy)
+    wait_for(lambda: agents.status()["policy"]["actions"] >= 2, timeout=15)
+    st = agents.status()
+    assert st["policy"]["dry_run"] is True
+    assert all(a["result"] == "dry-run" for a in st["policy"]["recent_actions"])
+    assert domain(agents, "bravo")["balloon"]["current_bytes"] == 1536 * MIB
+
+
+def test_config_file(agents, tmp_path):
+    conf = tmp_path / "hostd.conf"
+    conf.write_text("[host]\nlisten = unix:%s\ncontrol = %s\n\n[policy]\nname = mom\n"
+                    "interval_ms = 2000\ncold_age_ms = 60000\n\n[libvirt]\nuri = %s\n"
+                    % (agents.guest_sock, agents.control, NODE))
+    log = open(os.path.join(agents.tmp, "hostd.log"), "a")
+    agents.hostd = subprocess.Popen([HOSTD, "--config", str(conf)], stdout=log,
+                                    stderr=subprocess.STDOUT)
+    wait_for(lambda: os.path.exists(agents.control_sock))
+    st = agents.status()
+    assert st["policy"]["name"] == "mom" and st["policy"]["interval_ms"] == 2000
+    assert st["domains"] is not None and len(st["domains"]) == 5
+    agents.stop_hostd()
+    # Errors name the line; unknown keys and bad values are refused.
+    for body, line, what in (("[policy]\nname = mom\nbogus = 1\n", 3, "unknown key"),
+                             ("[host]\nreport_interval_ms = 5\n", 2, "bad value"),
+                             ("[policy]\ncold_age_ms = -3\n", 2, "bad value"),
+                             ("not an ini line\n", 1, "syntax error")):
+        conf.write_text(body)
+        p = run(HOSTD, "--config", str(conf), "--listen", "unix:/tmp/x", "--control", "unix:/tmp/y")
+        assert p.returncode == 2, body
+        assert ":%d: " % line in p.stderr and what in p.stderr, p.stderr
+    p = run(HOSTD, "--config", "/nonexistent.conf", "--listen", "unix:/tmp/x", "--control", "unix:/tmp/y")
+    assert p.returncode == 2 and "No such file" in p.stderr
