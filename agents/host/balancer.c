@@ -71,6 +71,40 @@ static void from_agent(struct hostd *d, uint64_t agent_id, uint64_t now_us,
 				    gi.hello.capabilities);
 }
 
+#if MS_HAVE_LIBVIRT
+/*
+ * Host nodes a domain's memory sits on when its XML does not pin it
+ * (<numatune>): from the QEMU process's /proc/PID/numa_maps, the nodes
+ * holding at least a tenth of it.  The PID is in libvirt's pid file
+ * (<pid_dir>/<name>.pid, /run/libvirt/qemu by default); 0 if unknown.
+ */
+static uint64_t qemu_nodeset(struct hostd *d, const char *name)
+{
+	char path[512];
+	uint64_t bytes[64], total = 0, set = 0;
+	FILE *f;
+	int pid = 0, n;
+
+	snprintf(path, sizeof(path), "%s/%s.pid",
+		 d->conf.pid_dir ? d->conf.pid_dir : "/run/libvirt/qemu", name);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	if (pid <= 0)
+		return 0;
+	n = ms_numa_maps_read(d->ctx, pid, bytes, 64);
+	for (int i = 0; i < n; i++)
+		total += bytes[i];
+	for (int i = 0; i < n && total; i++)
+		if (bytes[i] >= total / 10)
+			set |= 1ull << i;
+	return set;
+}
+#endif
+
 static void record_action(struct hostd *d, const struct target *t,
 			  const struct ms_policy_action *a, int result)
 {
@@ -196,7 +230,7 @@ void balancer_round(struct hostd *d)
 		g->current_bytes = dom->current_bytes;
 		g->floor_bytes = dom->min_guarantee_bytes == MS_UNKNOWN ? 0 : dom->min_guarantee_bytes;
 		g->shares = 1.0;
-		g->numa_nodeset = dom->numa_nodeset;
+		g->numa_nodeset = dom->numa_nodeset ? dom->numa_nodeset : qemu_nodeset(d, dom->name);
 		if (tg[n].agent_id)
 			from_agent(d, tg[n].agent_id, now_us, g);
 		tg[n].entry = entry_get(d, dom->name);

@@ -23,6 +23,7 @@ void conf_release(struct hostd_conf *c)
 	free(c->control);
 	free(c->record);
 	free(c->libvirt_uri);
+	free(c->pid_dir);
 	free(c->policy);
 	memset(c, 0, sizeof(*c));
 }
@@ -90,6 +91,8 @@ int conf_set(struct hostd_conf *c, const char *section, const char *key, const c
 			c->libvirt = true;
 			return set_str(&c->libvirt_uri, v);
 		}
+		if (strcmp(key, "pid_dir") == 0)
+			return v[0] == '/' ? set_str(&c->pid_dir, v) : -EINVAL;
 		if (strcmp(key, "stats_period_s") == 0) {
 			uint32_t p;
 

@@ -27,6 +27,7 @@ struct hostd_conf {
 	bool libvirt;                  /* act through libvirt */
 	char *libvirt_uri;             /* NULL: libvirt's default */
 	int32_t stats_period_s;
+	char *pid_dir;                 /* where libvirt keeps <domain>.pid */
 	/* [policy] */
 	char *policy;                  /* "memshare" by default */
 	bool dry_run;                  /* decide and log, do not act */

@@ -200,6 +200,22 @@ struct ms_numa_node {
  */
 int ms_numa_read(struct ms_ctx *ctx, struct ms_numa_node **out, size_t *nr);
 
+/*
+ * ms_numa_maps_read - where a process's memory sits: bytes per NUMA node,
+ * summed over the mappings of /proc/PID/numa_maps (each "N<node>=<pages>"
+ * times that mapping's kernelpagesize_kB).  For a VM, the QEMU process: a
+ * domain without <numatune> still has its memory somewhere.
+ * @bytes: receives bytes for nodes 0..@max_nodes-1 (zeroed first).
+ * Returns the number of node slots filled (highest node seen + 1, capped
+ * at @max_nodes; 0 if the process maps nothing), or -ENOENT (no such
+ * process, or a kernel without NUMA), -EBADMSG (malformed), -EINVAL.
+ */
+int ms_numa_maps_read(struct ms_ctx *ctx, int pid, uint64_t *bytes, size_t max_nodes);
+
+/* Parse the text of a numa_maps file (as ms_numa_maps_read). */
+int ms_numa_maps_parse(struct ms_ctx *ctx, const char *buf, size_t len, uint64_t *bytes,
+		       size_t max_nodes);
+
 /* ---- Samples and rates -------------------------------------------------- */
 
 struct ms_sample {

@@ -1039,6 +1039,60 @@ START_TEST(vmstat_page_size_option)
 }
 END_TEST
 
+START_TEST(numa_maps_parse_pages)
+{
+	static const char text[] =
+		"7f0000000000 default file=/usr/bin/qemu mapped=10 N0=6 N1=4 kernelpagesize_kB=4\n"
+		"7f0000200000 bind:1 anon=512 dirty=512 N1=512 kernelpagesize_kB=2048\n"
+		"7f0000400000 default\n"                       /* nothing resident */
+		"7f0000600000 interleave:0-3 anon=3 N3=3 kernelpagesize_kB=4\n";
+	struct ms_ctx *ctx = tu_new_ctx(NULL);
+	uint64_t b[4];
+
+	ck_assert_int_eq(ms_numa_maps_parse(ctx, text, strlen(text), b, 4), 4);
+	ck_assert_uint_eq(b[0], 6 * 4096);
+	ck_assert_uint_eq(b[1], 4 * 4096 + 512ull * 2048 * 1024);
+	ck_assert_uint_eq(b[2], 0);
+	ck_assert_uint_eq(b[3], 3 * 4096);
+	/* Fewer slots than nodes: the rest is left out. */
+	ck_assert_int_eq(ms_numa_maps_parse(ctx, text, strlen(text), b, 2), 2);
+	ck_assert_uint_eq(b[1], 4 * 4096 + 512ull * 2048 * 1024);
+	/* Empty: nothing. */
+	ck_assert_int_eq(ms_numa_maps_parse(ctx, "", 0, b, 4), 0);
+	/* Bad input. */
+	{
+		static const char *const bad[] = {
+			"7f00 default N0=x kernelpagesize_kB=4\n",
+			"7f00 default N0 kernelpagesize_kB=4\n",
+			"7f00 default N0=3\n",                          /* no page size */
+			"7f00 default N0=3 kernelpagesize_kB=four\n",
+			"7f00 default N0=99999999999999999999 kernelpagesize_kB=4\n",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			ck_assert_int_eq(ms_numa_maps_parse(ctx, bad[i], strlen(bad[i]), b, 4),
+					 -EBADMSG);
+	}
+	ck_assert_int_eq(ms_numa_maps_parse(ctx, text, strlen(text), b, 0), -EINVAL);
+	ms_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(numa_maps_live)
+{
+	struct ms_ctx *ctx = tu_new_ctx(NULL);
+	uint64_t b[64];
+	int n = ms_numa_maps_read(ctx, getpid(), b, 64);
+
+	/* This process has memory, on at least node 0's slot. */
+	ck_assert_int_ge(n, 1);
+	ck_assert_uint_gt(b[0] + (n > 1 ? b[1] : 0), 1u << 20);
+	ck_assert_int_eq(ms_numa_maps_read(ctx, 0, b, 64), -EINVAL);
+	ck_assert_int_eq(ms_numa_maps_read(ctx, 1 << 30, b, 64), -ENOENT);
+	ms_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(numa_read_fixtures)
 {
 	struct ms_numa_node *nodes = NULL;
@@ -1440,6 +1494,8 @@ static Suite *probe_suite(void)
 	tc = tcase_create("numa");
 	tcase_add_checked_fixture(tc, NULL, tu_tmp_cleanup);
 	tcase_add_test(tc, numa_read_fixtures);
+	tcase_add_test(tc, numa_maps_parse_pages);
+	tcase_add_test(tc, numa_maps_live);
 	tcase_add_test(tc, numa_read_no_sysfs);
 	tcase_add_test(tc, numa_read_multi);
 	tcase_add_test(tc, numa_read_empty_root);
