@@ -1,0 +1,193 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Helpers for the workload plug-ins of the QEMU end-to-end harness.  Runs in
+# the guest (busybox sh); a plug-in starts with `. /e2e/lib.sh`.
+#
+# Environment set by /init: E2E_OUT (results, packed as a tar at the end),
+# E2E_DATA (an empty ext4 file system on a virtio disk), E2E_NAME (the
+# plug-in's name).  Everything a plug-in writes under $E2E_OUT comes back to
+# the host in run.sh's --out directory.
+#
+#   log MSG...              timeline line (seconds since the plug-in began)
+#   at SECONDS              sleep until SECONDS after the plug-in began
+#   agents_start [NAME]     memshare-hostd (recording $E2E_OUT/trace.mstrace,
+#                           --dry-run unless E2E_HOSTD_ACT=1) and
+#                           memshare-guestd, over unix sockets in /run;
+#                           returns once the host has the guest's first report
+#   snapshot TAG            memsharectl --json status, meminfo, vmstat, PSI and
+#                           lru_gen into $E2E_OUT/snap/TAG/
+#   sampler_start SECONDS   append meminfo/PSI/lru_gen to $E2E_OUT/samples.txt
+#                           every SECONDS (sampler_stop ends it)
+#   ager_start SECONDS      MGLRU aging every SECONDS (see README.md)
+#   bg NAME CMD...          run CMD in the background, output in
+#                           $E2E_OUT/NAME.log, pid in $BG_PID
+#   bg_wait PID NAME        wait for it; fails the plug-in if it failed
+#   agents_stop             SIGTERM guestd, then hostd; both must exit 0
+#   e2e_fail MSG            note a failure (the plug-in then exits 1)
+#
+# The plug-in ends with `e2e_end`, which stops what is still running and
+# exits 0, or 1 after any failure.
+
+E2E_OUT=${E2E_OUT:-/out}
+E2E_DATA=${E2E_DATA:-/mnt/data}
+E2E_NAME=${E2E_NAME:-e2e}
+WL=memshare-e2e-workload
+GUESTS_EP=unix:/run/guests.sock
+CONTROL_EP=unix:/run/control.sock
+E2E_FAILED=
+HOSTD_PID=; GUESTD_PID=; SAMPLER_PID=; AGER_PID=
+E2E_T0=$(cut -d' ' -f1 /proc/uptime)
+mkdir -p "$E2E_OUT/snap"
+
+e2e_now() { awk -v t0="$E2E_T0" '{ printf "%.1f", $1 - t0 }' /proc/uptime; }
+
+log() { echo "@@ t=$(e2e_now) $*" | tee -a "$E2E_OUT/timeline.txt"; }
+
+e2e_fail() { log "FAIL: $*"; E2E_FAILED=1; }
+
+at() {
+	local d
+	# (no "x > 0 ? :" in printf: busybox awk reads ">" as a redirection)
+	d=$(awk -v t0="$E2E_T0" -v at="$1" '{ d = t0 + at - $1; if (d < 0) d = 0; printf "%.2f", d }' /proc/uptime)
+	sleep "$d"
+}
+
+memsum() {
+	awk '/^(MemTotal|MemFree|MemAvailable|Cached|AnonPages|Shmem|SReclaimable):/ {
+		printf "%s%d ", $1, $2 / 1024 } END { print "(MiB)" }' /proc/meminfo
+}
+
+agents_start() {
+	local name=${1:-$E2E_NAME} i act=
+	# Recordings are passive: a hostd that balances would reclaim from the
+	# guest it records.  E2E_HOSTD_ACT=1 lets it act (hostds without a
+	# policy, older than --dry-run, never act).
+	if [ "${E2E_HOSTD_ACT:-0}" != 1 ] && memshare-hostd --help 2>&1 | grep -q -- --dry-run; then
+		act=--dry-run
+	fi
+	memshare-hostd --listen $GUESTS_EP --control $CONTROL_EP \
+		--record "$E2E_OUT/trace.mstrace" --report-interval-ms 1000 $act \
+		> "$E2E_OUT/hostd.log" 2>&1 &
+	HOSTD_PID=$!
+	log "memshare-hostd $act: $(memshare-hostd --version 2>&1)"
+	for i in $(seq 1 100); do
+		[ -S /run/control.sock ] && [ -S /run/guests.sock ] && break
+		kill -0 $HOSTD_PID 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -S /run/control.sock ] || { e2e_fail "memshare-hostd did not start: $(cat "$E2E_OUT/hostd.log")"; return 1; }
+	memshare-guestd --connect $GUESTS_EP --name "$name" > "$E2E_OUT/guestd.log" 2>&1 &
+	GUESTD_PID=$!
+	for i in $(seq 1 150); do
+		if memsharectl --host $CONTROL_EP --json status 2>/dev/null |
+			grep -q '"reports": *[1-9]'; then
+			log "agents up: hostd pid $HOSTD_PID, guestd pid $GUESTD_PID ('$name')"
+			return 0
+		fi
+		kill -0 $GUESTD_PID 2>/dev/null || break
+		sleep 0.2
+	done
+	e2e_fail "no report from memshare-guestd: $(cat "$E2E_OUT/guestd.log")"
+	return 1
+}
+
+snapshot() {
+	local d="$E2E_OUT/snap/$1"
+	mkdir -p "$d"
+	memsharectl --host $CONTROL_EP --json status > "$d/status.json" 2> "$d/status.err" ||
+		e2e_fail "memsharectl status at '$1': $(cat "$d/status.err")"
+	[ -s "$d/status.err" ] || rm -f "$d/status.err"
+	cat /proc/meminfo > "$d/meminfo"
+	cat /proc/vmstat > "$d/vmstat"
+	cat /proc/pressure/memory > "$d/pressure.memory"
+	cat /sys/kernel/debug/lru_gen > "$d/lru_gen"
+	log "snapshot $1: $(memsum)"
+}
+
+sampler_start() {
+	(
+		while :; do
+			echo "== t=$(e2e_now) $(memsum)"
+			echo "psi $(tr '\n' ' ' < /proc/pressure/memory)"
+			grep -E '^(workingset_refault_file|workingset_refault_anon|pgscan_kswapd|pgscan_direct|pgsteal_kswapd|pgsteal_direct) ' /proc/vmstat | tr '\n' ' '
+			echo
+			cat /sys/kernel/debug/lru_gen
+			sleep "$1"
+		done
+	) >> "$E2E_OUT/samples.txt" 2>&1 &
+	SAMPLER_PID=$!
+}
+
+sampler_stop() {
+	[ -n "$SAMPLER_PID" ] && kill $SAMPLER_PID 2>/dev/null && wait $SAMPLER_PID 2>/dev/null
+	SAMPLER_PID=
+}
+
+ager_start() {
+	$WL age --every "$1" > "$E2E_OUT/ager.log" 2>&1 &
+	AGER_PID=$!
+	log "MGLRU aging every $1 s (pid $AGER_PID)"
+}
+
+ager_stop() {
+	[ -n "$AGER_PID" ] || return 0
+	kill $AGER_PID 2>/dev/null
+	wait $AGER_PID || e2e_fail "ager exited $?: $(tail -3 "$E2E_OUT/ager.log")"
+	log "ager: $(grep '^WL age done' "$E2E_OUT/ager.log")"
+	AGER_PID=
+}
+
+bg() {
+	local name=$1
+	shift
+	"$@" > "$E2E_OUT/$name.log" 2>&1 &
+	BG_PID=$!
+}
+
+bg_wait() {
+	if wait "$1"; then
+		log "$2 done: $(grep '^WL' "$E2E_OUT/$2.log" | tail -1)"
+	else
+		e2e_fail "$2 exited $?: $(tail -3 "$E2E_OUT/$2.log")"
+	fi
+}
+
+# SIGTERM guestd (it says Goodbye), then hostd; both must exit 0.
+agents_stop() {
+	local rc
+	if [ -n "$GUESTD_PID" ]; then
+		kill -TERM $GUESTD_PID 2>/dev/null
+		wait $GUESTD_PID
+		rc=$?
+		[ $rc = 0 ] || e2e_fail "memshare-guestd exited $rc after SIGTERM"
+		GUESTD_PID=
+	fi
+	sleep 0.5
+	if [ -n "$HOSTD_PID" ]; then
+		kill -TERM $HOSTD_PID 2>/dev/null
+		wait $HOSTD_PID
+		rc=$?
+		[ $rc = 0 ] || e2e_fail "memshare-hostd exited $rc after SIGTERM"
+		HOSTD_PID=
+	fi
+	log "agents stopped; trace $(wc -c < "$E2E_OUT/trace.mstrace" 2>/dev/null || echo 0) bytes"
+	# The agents log "PROGRAM: error: ..." and "PROGRAM: warning: ...".
+	if grep -E '^memshare-[a-z]+: (error|warning): ' "$E2E_OUT/hostd.log" "$E2E_OUT/guestd.log" \
+		> "$E2E_OUT/agent-errors.txt"; then
+		log "agent logs have errors or warnings: $(head -5 "$E2E_OUT/agent-errors.txt" | tr '\n' '|')"
+	else
+		rm -f "$E2E_OUT/agent-errors.txt"
+	fi
+	return 0
+}
+
+e2e_end() {
+	ager_stop
+	sampler_stop
+	agents_stop
+	if [ -n "$E2E_FAILED" ]; then
+		log "plug-in $E2E_NAME: FAILED"
+		exit 1
+	fi
+	log "plug-in $E2E_NAME: ok"
+	exit 0
+}
