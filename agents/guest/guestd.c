@@ -33,6 +33,7 @@ static void usage(FILE *f)
 		"  -r, --sysroot DIR        read /proc and /sys under DIR (default /)\n"
 		"  -m, --memcg PATH         cgroup v2 path memory.reclaim targets (default: root)\n"
 		"  -s, --lru-source SRC     auto, mglru or classic (default auto)\n"
+		"  -a, --mglru-aging-ms N   MGLRU aging pass every N ms (default 40000; 0: off)\n"
 		"      --once               build one report, print nothing, exit (self-test)\n"
 		"  -v, --verbose            more logging (repeat for debug)\n"
 		"  -h, --help               this help\n"
@@ -64,6 +65,7 @@ int main(int argc, char **argv)
 		{ "sysroot", required_argument, NULL, 'r' },
 		{ "memcg", required_argument, NULL, 'm' },
 		{ "lru-source", required_argument, NULL, 's' },
+		{ "mglru-aging-ms", required_argument, NULL, 'a' },
 		{ "once", no_argument, NULL, 'O' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -72,14 +74,24 @@ int main(int argc, char **argv)
 	};
 	const char *connect = NULL, *name = NULL, *sysroot = NULL, *memcg = NULL;
 	enum ms_lru_source source = MS_LRU_SOURCE_AUTO;
-	uint32_t interval_ms = 0;
+	uint32_t interval_ms = 0, aging_ms = 0;
 	bool once = false;
 	int verbose = 0, c, r, sfd;
 	struct ms_guest *guest = NULL;
 	struct ms_ctx *ctx = NULL;
 
-	while ((c = getopt_long(argc, argv, "c:n:i:r:m:s:vhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:n:i:r:m:s:a:vhV", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'a':
+			if (cli_parse_u32(optarg, &aging_ms) < 0 ||
+			    (aging_ms && aging_ms < 1000)) {
+				fprintf(stderr, "memshare-guestd: --mglru-aging-ms wants 0 (off) or "
+					"a number >= 1000, got '%s'\n", optarg);
+				return 2;
+			}
+			if (aging_ms == 0)
+				aging_ms = MS_GUEST_NO_AGING;
+			break;
 		case 'c':
 			connect = optarg;
 			break;
@@ -174,7 +186,7 @@ int main(int argc, char **argv)
 
 	MS_OPTS(ms_guest_opts, gopts, .ctx = ctx, .connect = connect, .name = name,
 		.report_interval_ms = interval_ms, .lru_source = source, .reclaim_memcg = memcg,
-		.event_fn = on_event);
+		.mglru_aging_ms = aging_ms, .event_fn = on_event);
 	r = ms_guest_new(&guest, &gopts);
 	if (r < 0) {
 		fprintf(stderr, "memshare-guestd: %s\n", strerror(-r));

@@ -65,8 +65,15 @@ struct ms_guest_opts {
 	/* Give up on a connection (and retry with backoff) when no Welcome
 	 * arrived this many ms after the connect started; 0 = 5000. */
 	uint32_t welcome_timeout_ms;
+	/* With MGLRU, run an aging pass (ms_lru_mglru_age) this often, so that
+	 * generation ages mean "idle for" (an unpressured kernel never ages on
+	 * its own); 0 = 40000 (ages good to about 80 s, enough for a 120 s
+	 * cold age), MS_GUEST_NO_AGING = never. */
+	uint32_t mglru_aging_ms;
 	size_t :0;
 };
+
+#define MS_GUEST_NO_AGING UINT32_MAX
 
 /*
  * ms_guest_new - create a guest and start connecting (non-blocking; the
@@ -83,8 +90,8 @@ int64_t ms_guest_get_timeout_us(struct ms_guest *guest);
 
 /*
  * ms_guest_process - connect/reconnect, read, execute reclaim requests
- * (synchronously: memory.reclaim blocks while the kernel works), send due
- * reports.  Connection failures schedule a reconnect and are not errors.
+ * (synchronously: memory.reclaim blocks while the kernel works), run the
+ * due MGLRU aging pass, send due reports.  Connection failures schedule a reconnect and are not errors.
  * Returns 0, or a negative errno if the guest itself failed (epoll).
  */
 int ms_guest_process(struct ms_guest *guest);

@@ -123,6 +123,27 @@ void ms_lru_summary_free(struct ms_lru_summary *summary);
 /* ms_lru_summary_dup - deep copy; NULL on ENOMEM (or NULL input). */
 struct ms_lru_summary *ms_lru_summary_dup(const struct ms_lru_summary *summary);
 
+/*
+ * ms_lru_mglru_age - run one MGLRU aging pass: for every memcg (or the
+ * @memcg subtree) and node in /sys/kernel/debug/lru_gen, write
+ * "+ memcg_id node_id max_gen_nr" there (Documentation/admin-guide/mm/
+ * multigen_lru.rst), which creates a new youngest generation holding the
+ * pages found accessed since the last pass.
+ *
+ * Why: the kernel creates generations only when it reclaims, so in a guest
+ * that is not under pressure every page reports the time since boot; ages
+ * mean "idle for" only with regular passes.  A pass every A ms gives ages
+ * with a resolution of about 2A: to tell memory idle for 120 s, age every
+ * 40-60 s.  Only accesses through page tables (mappings) make a page young;
+ * page cache used only with read(2) keeps looking idle.
+ *
+ * Returns the number of lruvecs aged (0 if none matched), or -EOPNOTSUPP
+ * (no MGLRU: the log says why), -EACCES/-EPERM (needs root and debugfs),
+ * -EBADMSG (malformed lru_gen).  A generation that moved between the read
+ * and the write (EINVAL from the kernel) is skipped, not an error.
+ */
+int ms_lru_mglru_age(struct ms_ctx *ctx, const char *memcg);
+
 #define MS_LRU_ANON (1u << 0)
 #define MS_LRU_FILE (1u << 1)
 

@@ -30,6 +30,8 @@ int lru_builder_finish(struct lru_builder *b, enum ms_lru_source source,
 
 /* Sources. */
 int lru_mglru_available(struct ms_ctx *ctx, bool log);
+/* Is lru_gen the kernel's (debugfs), not a file in a captured tree? */
+bool lru_mglru_is_kernel(struct ms_ctx *ctx);
 int lru_mglru_parse(struct lru_builder *b, const char *buf, size_t len);
 int lru_classic_read(struct lru_builder *b);
 

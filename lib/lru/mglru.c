@@ -13,7 +13,11 @@
  * generation; they are skipped, so both files give the same summary.
  * Enabled when /sys/kernel/mm/lru_gen/enabled has bit 0x0001 (LRU_GEN_CORE).
  */
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,4 +204,113 @@ bad:
 		return -ENOENT;
 	}
 	return 0;
+}
+
+bool lru_mglru_is_kernel(struct ms_ctx *ctx)
+{
+	struct statfs sfs;
+	int fd = ms_openat(ctx, "sys/kernel/debug/lru_gen", O_RDONLY | O_NONBLOCK);
+	bool live;
+
+	if (fd < 0)
+		return false;
+	live = fstatfs(fd, &sfs) == 0 && sfs.f_type == DEBUGFS_MAGIC;
+	close(fd);
+	return live;
+}
+
+/* One lruvec to age: its memcg id, node and youngest generation. */
+struct age_target {
+	uint64_t memcg, node, max_gen;
+};
+
+MS_EXPORT int ms_lru_mglru_age(struct ms_ctx *ctx, const char *memcg)
+{
+	MS_OPTS(ms_lru_opts, lo, .memcg = memcg);
+	struct age_target *t = NULL;
+	struct lru_builder b;
+	struct ms_lines it;
+	const char *line;
+	char filter[512], *buf;
+	size_t len, n = 0, cap = 0;
+	uint64_t cur_memcg = 0;
+	bool want = false;
+	int r, aged = 0;
+
+	if (!ctx)
+		return -EINVAL;
+	r = lru_builder_init(&b, ctx, &lo, filter, sizeof(filter));
+	if (r < 0)
+		return r;
+	r = lru_mglru_available(ctx, true);
+	if (r < 0)
+		return r;
+	r = ms_read_file(ctx, "sys/kernel/debug/lru_gen", &buf, &len, MS_FILE_MAX_BYTES);
+	if (r < 0) {
+		ms_err(ctx, "%s/sys/kernel/debug/lru_gen: %s", ctx->log_root, strerror(-r));
+		return r;
+	}
+	/* Collect (memcg, node, youngest generation) from the listing. */
+	ms_lines_init(&it, buf, len);
+	while (r == 0 && ms_lines_next(&it, &line, &len)) {
+		const char *tok[8];
+		size_t tl[8];
+		uint64_t v;
+		int k = tokenize(line, len, tok, tl);
+
+		if (k >= 2 && ms_token_eq(tok[0], tl[0], "memcg")) {
+			const char *path = ms_skip_blanks(tok[1] + tl[1], line + len);
+			size_t plen = (size_t)(line + len - path);
+
+			while (plen && (path[plen - 1] == ' ' || path[plen - 1] == '\t'))
+				plen--;
+			if (!tok_u64(tok[1], tl[1], &cur_memcg))
+				r = -EBADMSG;
+			want = memcg_match(b.memcg, path, plen);
+		} else if (k == 2 && ms_token_eq(tok[0], tl[0], "node")) {
+			struct age_target *nt;
+
+			if (!want || !tok_u64(tok[1], tl[1], &v))
+				continue;
+			if (n == cap) {
+				nt = realloc(t, (cap ? cap * 2 : 16) * sizeof(*t));
+				if (!nt) {
+					r = -ENOMEM;
+					break;
+				}
+				t = nt;
+				cap = cap ? cap * 2 : 16;
+			}
+			t[n].memcg = cur_memcg;
+			t[n].node = v;
+			t[n].max_gen = UINT64_MAX;
+			n++;
+		} else if (k == 4 && want && n && tok_u64(tok[0], tl[0], &v)) {
+			t[n - 1].max_gen = v;       /* generations ascend: the last is max_seq */
+		}
+	}
+	free(buf);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		char cmd[96];
+		int w;
+
+		if (t[i].max_gen == UINT64_MAX)
+			continue;
+		snprintf(cmd, sizeof(cmd), "+ %llu %llu %llu", (unsigned long long)t[i].memcg,
+			 (unsigned long long)t[i].node, (unsigned long long)t[i].max_gen);
+		w = ms_write_file(ctx, "sys/kernel/debug/lru_gen", cmd);
+		if (w == 0) {
+			aged++;
+		} else if (w == -EINVAL || w == -ENOENT || w == -ERANGE) {
+			/* The generation moved on (reclaim raced us), or the
+			 * memcg went away: nothing to do for it this time. */
+			ms_dbg(ctx, "lru_gen: '%s': %s (skipped)", cmd, strerror(-w));
+		} else {
+			ms_err(ctx, "%s/sys/kernel/debug/lru_gen: '%s': %s", ctx->log_root, cmd,
+			       strerror(-w));
+			r = w;
+		}
+	}
+	free(t);
+	return r < 0 ? r : aged;
 }

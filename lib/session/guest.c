@@ -49,6 +49,8 @@ struct ms_guest {
 	uint64_t next_connect_us;
 	uint64_t welcome_deadline_us;
 	uint32_t welcome_timeout_ms;
+	uint32_t aging_ms;              /* 0: no aging */
+	uint64_t next_aging_us;
 	uint64_t next_report_us;
 	uint32_t max_frame;
 	uint64_t rng;
@@ -392,6 +394,7 @@ MS_EXPORT int ms_guest_new(struct ms_guest **out, const struct ms_guest_opts *op
 	const char *endpoint, *name, *memcg;
 	struct ms_meminfo mi;
 	struct ms_guest *g;
+	uint64_t caps;
 
 	if (!out || !opts || !MS_OPTS_VALID(opts, ms_guest_opts))
 		return -EINVAL;
@@ -427,6 +430,11 @@ MS_EXPORT int ms_guest_new(struct ms_guest **out, const struct ms_guest_opts *op
 	g->max_frame = MS_OPTS_GET(opts, ms_guest_opts, max_frame_bytes, 0);
 	if (!g->max_frame)
 		g->max_frame = MS_FRAME_DEFAULT_MAX_BYTES;
+	g->aging_ms = MS_OPTS_GET(opts, ms_guest_opts, mglru_aging_ms, 0);
+	if (!g->aging_ms)
+		g->aging_ms = 40000;
+	else if (g->aging_ms == MS_GUEST_NO_AGING)
+		g->aging_ms = 0;
 	g->welcome_timeout_ms = MS_OPTS_GET(opts, ms_guest_opts, welcome_timeout_ms, 0);
 	if (!g->welcome_timeout_ms)
 		g->welcome_timeout_ms = 5000;
@@ -441,9 +449,18 @@ MS_EXPORT int ms_guest_new(struct ms_guest **out, const struct ms_guest_opts *op
 	if (!g->rng)
 		g->rng = 1;
 
+	/* Aging only makes sense where the ages come from MGLRU, and only on
+	 * the kernel's own lru_gen (a sysroot holding a capture is left as
+	 * it is). */
+	caps = ms_guest_capabilities(g->ctx);
+	if (!(caps & MS_CAP_MGLRU) || g->lru_source == MS_LRU_SOURCE_CLASSIC ||
+	    !lru_mglru_is_kernel(g->ctx))
+		g->aging_ms = 0;
+	g->next_aging_us = 0;           /* a first pass at once */
+
 	g->hello.proto_min = MS_PROTO_VERSION_MIN;
 	g->hello.proto_max = MS_PROTO_VERSION_MAX;
-	g->hello.capabilities = ms_guest_capabilities(g->ctx);
+	g->hello.capabilities = caps;
 	ms_strlcpy(g->hello.agent_version, MS_PACKAGE_VERSION, sizeof(g->hello.agent_version));
 	name = MS_OPTS_GET(opts, ms_guest_opts, name, NULL);
 	if (name)
@@ -504,6 +521,8 @@ MS_EXPORT int64_t ms_guest_get_timeout_us(struct ms_guest *g)
 			: g->next_report_us;
 	else
 		due = g->welcome_deadline_us;   /* CONNECTING, HELLO_SENT */
+	if (g->aging_ms && g->next_aging_us < due)
+		due = g->next_aging_us;
 	return due <= now ? 0 : (int64_t)(due - now);
 }
 
@@ -545,6 +564,16 @@ MS_EXPORT int ms_guest_process(struct ms_guest *g)
 		}
 		if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			conn_readable(g);
+	}
+	if (g->aging_ms && ms_now_us() >= g->next_aging_us) {
+		int r = ms_lru_mglru_age(g->ctx, NULL);
+
+		g->next_aging_us = ms_now_us() + (uint64_t)g->aging_ms * 1000u;
+		if (r < 0) {
+			ms_warn(g->ctx, "MGLRU aging: %s; ages will read as time since boot "
+				"in an unpressured guest (aging off)", strerror(-r));
+			g->aging_ms = 0;
+		}
 	}
 	if ((g->state == G_CONNECTING || g->state == G_HELLO_SENT) &&
 	    ms_now_us() >= g->welcome_deadline_us) {

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <memshare/lru.h>
@@ -30,6 +31,46 @@
 #include "testutil.h"
 
 #define G61 MS_FIXTURES_DIR "/linux-6.1-guest"
+
+/*
+ * Aging writes commands to lru_gen; in a copied tree that is a plain file
+ * each write replaces.  This program's write(2) records every command
+ * written to a file named lru_gen (and can fail some, as the kernel does).
+ */
+static char aged_cmds[16][64];
+static unsigned nr_aged;
+static const char *age_fail_cmd;       /* this command fails ... */
+static int age_fail_errno;             /* ... with this errno */
+
+static bool is_lru_gen(int fd)
+{
+	char link[64], target[4096];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 8)
+		return false;
+	target[n] = '\0';
+	return strcmp(target + n - 8, "/lru_gen") == 0;
+}
+
+ssize_t write(int fd, const void *buf, size_t len)
+{
+	if (is_lru_gen(fd)) {
+		if (nr_aged < 16) {
+			snprintf(aged_cmds[nr_aged], sizeof(aged_cmds[0]), "%.*s", (int)len,
+				 (const char *)buf);
+			nr_aged++;
+		}
+		if (age_fail_cmd && len == strlen(age_fail_cmd) &&
+		    memcmp(buf, age_fail_cmd, len) == 0) {
+			errno = age_fail_errno;
+			return -1;
+		}
+	}
+	return syscall(SYS_write, fd, buf, len);
+}
 #define H618 MS_FIXTURES_DIR "/linux-6.18-host"
 #define DEBUGFS "linux-6.1-guest/sys/kernel/debug/"
 
@@ -1129,6 +1170,90 @@ START_TEST(summary_dup)
 }
 END_TEST
 
+/* One aging pass writes "+ memcg node max_gen" for every lruvec. */
+START_TEST(age_fixture)
+{
+	const char *root = tu_tmp_root("age");
+	struct ms_ctx *ctx;
+
+	tu_copy_fixture_tree(root, "", "linux-6.1-guest");
+	ctx = tu_new_ctx(root);
+	nr_aged = 0;
+	/* lru_gen (before-aging): memcgs 1, 2, 3, node 0, generations 1..4. */
+	ck_assert_int_eq(ms_lru_mglru_age(ctx, NULL), 3);
+	ck_assert_uint_eq(nr_aged, 3);
+	ck_assert_str_eq(aged_cmds[0], "+ 1 0 4");
+	ck_assert_str_eq(aged_cmds[1], "+ 2 0 4");
+	ck_assert_str_eq(aged_cmds[2], "+ 3 0 4");
+	ms_ctx_free(ctx);
+
+	/* A subtree only; the listing has to be put back (writes replace it). */
+	tu_copy_fixture(root, "sys/kernel/debug/lru_gen", "linux-6.1-guest/sys/kernel/debug/lru_gen");
+	ctx = tu_new_ctx(root);
+	nr_aged = 0;
+	ck_assert_int_eq(ms_lru_mglru_age(ctx, "vm-a"), 1);
+	ck_assert_str_eq(aged_cmds[0], "+ 2 0 4");
+	/* No such memcg: nothing to age. */
+	tu_copy_fixture(root, "sys/kernel/debug/lru_gen", "linux-6.1-guest/sys/kernel/debug/lru_gen");
+	nr_aged = 0;
+	ck_assert_int_eq(ms_lru_mglru_age(ctx, "vm-z"), 0);
+	ck_assert_uint_eq(nr_aged, 0);
+	ck_assert_int_eq(ms_lru_mglru_age(ctx, "../etc"), -EINVAL);
+	/* The kernel refusing one (the generation moved on): skipped. */
+	tu_copy_fixture(root, "sys/kernel/debug/lru_gen", "linux-6.1-guest/sys/kernel/debug/lru_gen");
+	age_fail_cmd = "+ 2 0 4";
+	age_fail_errno = EINVAL;
+	nr_aged = 0;
+	ck_assert_int_eq(ms_lru_mglru_age(ctx, NULL), 2);
+	ck_assert_uint_eq(nr_aged, 3);
+	/* Not allowed: an error. */
+	tu_copy_fixture(root, "sys/kernel/debug/lru_gen", "linux-6.1-guest/sys/kernel/debug/lru_gen");
+	age_fail_errno = EACCES;
+	ck_assert_int_eq(ms_lru_mglru_age(ctx, NULL), -EACCES);
+	ck_assert(strstr(tu_log.last, "'+ 2 0 4': Permission denied") != NULL);
+	age_fail_cmd = NULL;
+	ms_ctx_free(ctx);
+}
+END_TEST
+
+/* Several nodes: one command per node, each with its own youngest gen. */
+START_TEST(age_multi_node)
+{
+	const char *root = tu_tmp_root("age2");
+	struct ms_ctx *ctx;
+
+	tu_put_str(root, "sys/kernel/mm/lru_gen/enabled", "0x0007\n");
+	tu_put_str(root, "sys/kernel/debug/lru_gen",
+		   "memcg     1 /\n"
+		   " node     0\n"
+		   "          3      10000          0          1\n"
+		   "          6       2000          5          0\n"
+		   " node     1\n"
+		   "          5      10000          0          1\n"
+		   "          8       2000          5          0\n"
+		   "memcg     7 /machine.slice/vm one\n"
+		   " node     1\n"
+		   "         11       3000          1          2\n");
+	ctx = tu_new_ctx(root);
+	nr_aged = 0;
+	ck_assert_int_eq(ms_lru_mglru_age(ctx, NULL), 3);
+	ck_assert_str_eq(aged_cmds[0], "+ 1 0 6");
+	ck_assert_str_eq(aged_cmds[1], "+ 1 1 8");
+	ck_assert_str_eq(aged_cmds[2], "+ 7 1 11");
+	ms_ctx_free(ctx);
+	/* No MGLRU: refused, nothing written. */
+	tu_put_str(root, "sys/kernel/mm/lru_gen/enabled", "0x0000\n");
+	ctx = tu_new_ctx(root);
+	nr_aged = 0;
+	ck_assert_int_eq(ms_lru_mglru_age(ctx, NULL), -EOPNOTSUPP);
+	ck_assert_uint_eq(nr_aged, 0);
+	ms_ctx_free(ctx);
+	ctx = tu_new_ctx(MS_FIXTURES_DIR "/linux-6.18-host");
+	ck_assert_int_eq(ms_lru_mglru_age(ctx, NULL), -EOPNOTSUPP);
+	ms_ctx_free(ctx);
+}
+END_TEST
+
 static Suite *lru_suite(void)
 {
 	Suite *s = suite_create("lru");
@@ -1156,6 +1281,8 @@ static Suite *lru_suite(void)
 	tcase_add_test(tc, parse_synthetic);
 	tcase_add_test(tc, parse_bad);
 	tcase_add_test(tc, parse_sum_overflow);
+	tcase_add_test(tc, age_fixture);
+	tcase_add_test(tc, age_multi_node);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("query");
