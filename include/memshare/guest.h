@@ -45,7 +45,13 @@ struct ms_guest_opts {
 	size_t sz;
 	/* Where to measure and reclaim (sysroot), and logging.  Required. */
 	struct ms_ctx *ctx;
-	/* Host endpoint: "unix:/path" or "vsock:2:PORT".  Required. */
+	/*
+	 * Where the host is (one of connect and listen):
+	 *   connect: "unix:/path", "vsock:2:PORT" (2: VMADDR_CID_HOST),
+	 *            "serial:/dev/virtio-ports/NAME" (a virtio-serial port)
+	 *   listen:  "vsock:-1:PORT", "unix:/path": wait for the host to
+	 *            connect (hybrid vsock, host-initiated); one host at a time.
+	 */
 	const char *connect;
 	/* Name in Hello; NULL = gethostname(). */
 	const char *name;
@@ -70,6 +76,17 @@ struct ms_guest_opts {
 	 * its own); 0 = 40000 (ages good to about 80 s, enough for a 120 s
 	 * cold age), MS_GUEST_NO_AGING = never. */
 	uint32_t mglru_aging_ms;
+	const char *listen;
+	/* Only the host may command: over vsock a listening guest accepts only
+	 * host_cid (0 = VMADDR_CID_HOST, 2); over unix only the uid policy
+	 * below (default: this process's uid). */
+	uint32_t host_cid;
+	enum ms_unix_peer host_unix_peer;
+	uint32_t host_unix_uid;
+	/* Keep at least this much page cache (bytes): a reclaim request is
+	 * capped so as not to go below it, and its result says how much was
+	 * capped (ms_reclaim_result.capped_bytes).  0: no floor. */
+	uint64_t reclaim_floor_bytes;
 	size_t :0;
 };
 
@@ -77,8 +94,9 @@ struct ms_guest_opts {
 
 /*
  * ms_guest_new - create a guest and start connecting (non-blocking; the
- * first connect attempt happens in ms_guest_process()).
- * Returns 0, -EINVAL (missing ctx/endpoint, bad syntax), -ENOMEM.
+ * first connect attempt happens in ms_guest_process()), or listening.
+ * Returns 0, -EINVAL (missing ctx, none or both of connect and listen, bad
+ * syntax), the errno of listening, -ENOMEM.
  */
 int ms_guest_new(struct ms_guest **out, const struct ms_guest_opts *opts);
 

@@ -52,6 +52,26 @@ struct ms_host_event {
 typedef void (*ms_host_event_fn)(struct ms_host *host, const struct ms_host_event *ev,
 				 void *userdata);
 
+/* Why a guest's connection ended (ms_host_stats.dropped, and the err of
+ * MS_HOST_EVENT_GUEST_GONE says the errno). */
+enum ms_host_drop {
+	MS_DROP_CLOSED = 0,        /* the guest closed or said Goodbye */
+	MS_DROP_PROTOCOL,          /* undecodable frame, message out of order */
+	MS_DROP_OVERSIZE,          /* a frame over max_frame_bytes */
+	MS_DROP_HELLO_TIMEOUT,     /* no Hello within hello_timeout_ms */
+	MS_DROP_FRAME_TIMEOUT,     /* a frame begun, unfinished for frame_timeout_ms */
+	MS_DROP_SILENT,            /* nothing for 3 x keepalive_ms */
+	MS_DROP_NOT_READING,       /* its output queue filled up */
+	MS_DROP_VERSION,           /* no common protocol version */
+	MS_DROP_REJECTS,           /* too many invalid reports */
+	MS_DROP_HOST,              /* ms_host_disconnect(), host shutting down */
+	MS_DROP_IO,                /* a read or write error */
+	MS_DROP__COUNT
+};
+
+/* "closed", "protocol", "oversize", ... */
+const char *ms_host_drop_name(enum ms_host_drop reason);
+
 struct ms_host_opts {
 	size_t sz;
 	/* Logging (the context's sysroot is not used).  NULL: no logs. */
@@ -80,6 +100,21 @@ struct ms_host_opts {
 	 * truncated; format in memshare/trace.h); NULL: no recording.  A
 	 * write error stops the recording (logged), not the host. */
 	const char *record_path;
+	/* Reports accepted per second per guest; more are dropped and
+	 * counted (the connection stays).  0 = 10. */
+	uint32_t max_reports_per_s;
+	/* A frame begun must be complete within this many ms (a guest that
+	 * drips bytes is cut off); 0 = 10000. */
+	uint32_t frame_timeout_ms;
+	/* Sent to guests in Config: either side pings after this much silence
+	 * and drops the other after 3 times it; 0 = 15000. */
+	uint32_t keepalive_ms;
+	/* A PSI trigger every guest arms (it then also reports when it
+	 * fires); NULL: none. */
+	const struct ms_psi_trigger_spec *psi_trigger;
+	/* Unix peers allowed to be guests (unix and hvsock listeners). */
+	enum ms_unix_peer unix_peer;
+	uint32_t unix_peer_uid;
 	size_t :0;
 };
 
@@ -122,14 +157,60 @@ int ms_host_process(struct ms_host *host);
 struct ms_guest_info {
 	uint64_t guest_id;
 	struct ms_hello hello;
-	char peer[96];           /* "unix:pid=42,uid=1000" or "vsock:cid=3,port=1025" */
+	char peer[96];           /* "unix:pid=42,uid=1000", "vsock:cid=3,port=1025",
+				  * or the endpoint the host connected to */
 	uint32_t vsock_cid;      /* the peer's CID (from the kernel) for vsock
 				  * connections: the guest's identity; 0 else */
 	uint64_t connected_mono_us;
-	uint64_t reports;        /* Reports received */
+	uint64_t reports;        /* Reports accepted */
 	uint64_t last_report_mono_us; /* host CLOCK_MONOTONIC; 0 if none yet */
 	bool reclaim_pending;
+	/* Traffic on this connection. */
+	uint64_t frames_in;
+	uint64_t bytes_in;
+	uint64_t frames_out;
+	uint64_t bytes_out;
+	uint64_t reports_rate_dropped; /* over max_reports_per_s */
+	uint64_t reports_invalid;      /* rejected: values out of bounds */
+	uint64_t unknown_messages;     /* answered with Error */
+	uint64_t sync_bytes_dropped;   /* serial: stale bytes before a marker */
 };
+
+/* The host's own counters since ms_host_new(). */
+struct ms_host_stats {
+	uint64_t accepted;           /* connections accepted or made */
+	uint64_t refused_full;       /* max_guests reached */
+	uint64_t refused_peer;       /* unix peer not allowed */
+	uint64_t dropped[MS_DROP__COUNT];
+	uint64_t reports;
+	uint64_t reports_rate_dropped;
+	uint64_t reports_invalid;
+	uint32_t links;              /* ms_host_connect() endpoints */
+	uint32_t links_up;           /* ... with a connection now */
+};
+
+/* ms_host_get_stats - 0, or -EINVAL. */
+int ms_host_get_stats(struct ms_host *host, struct ms_host_stats *out);
+
+/*
+ * ms_host_connect - keep a connection to a guest that the host reaches
+ * (rather than the guest reaching the host):
+ *   "serial:/path/chardev.sock"  the host side of a virtio-serial port (the
+ *                                QEMU chardev socket, libvirt <channel>);
+ *                                sync markers resynchronise the stream
+ *   "hvsock:/path/vm.vsock:PORT" Firecracker / Cloud Hypervisor hybrid
+ *                                vsock: "CONNECT PORT" to a guest agent
+ *                                listening on vsock PORT
+ *   "unix:/path", "vsock:CID:PORT" a guest agent listening there
+ * The guest still speaks first (Hello).  Closed connections are made again
+ * with exponential backoff (100 ms to 30 s, with jitter).
+ * Returns 0, -EINVAL (syntax), -EEXIST (already there), -ENOSPC.
+ */
+int ms_host_connect(struct ms_host *host, const char *endpoint);
+
+/* ms_host_unconnect - stop keeping @endpoint (drops its guest, if any).
+ * 0 or -ENOENT. */
+int ms_host_unconnect(struct ms_host *host, const char *endpoint);
 
 /*
  * ms_host_list_guests - ids of the guests that completed Hello, oldest

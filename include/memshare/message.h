@@ -39,6 +39,14 @@ extern "C" {
 #define MS_CAP_NUMA                     (1ull << 7)
 #define MS_CAP_FREE_PAGE_REPORTING      (1ull << 8)
 
+/* Which unix peers are trusted (SO_PEERCRED): by a host for its guests'
+ * connections, by a guest for its host. */
+enum ms_unix_peer {
+	MS_UNIX_PEER_SAME_UID = 0,   /* this process's effective uid (default) */
+	MS_UNIX_PEER_ANY,            /* anyone who can reach the socket */
+	MS_UNIX_PEER_UID,            /* the configured uid only */
+};
+
 /* Guest -> host, first message on every connection. */
 struct ms_hello {
 	uint32_t proto_min;
@@ -64,6 +72,24 @@ enum ms_report_reason {
 	MS_REPORT_PERIODIC = 0,
 	MS_REPORT_PSI_TRIGGER = 1,
 	MS_REPORT_AFTER_RECLAIM = 2,
+};
+
+/* A PSI trigger the host asks the guest to arm (ms_psi_trigger_open). */
+struct ms_psi_trigger_spec {
+	uint32_t kind;                        /* enum ms_psi_kind */
+	uint64_t stall_us;
+	uint64_t window_us;
+};
+
+/* Host -> guest, right after Welcome and whenever the host's settings
+ * change.  Replaces what Welcome said. */
+struct ms_config {
+	uint32_t report_interval_ms;          /* 0: the guest's own */
+	uint32_t nr_bin_edges;                /* 0: the guest's default */
+	uint64_t bin_edges_ms[MS_LRU_MAX_BINS - 1];
+	bool has_psi_trigger;
+	struct ms_psi_trigger_spec psi_trigger; /* report at once when it fires */
+	uint32_t keepalive_ms;                /* ping after this much silence; 0 never */
 };
 
 /* Guest -> host, every report interval. */

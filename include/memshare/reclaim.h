@@ -49,6 +49,9 @@ struct ms_reclaim_result {
 	uint64_t freed_anon_bytes;
 	uint64_t freed_slab_bytes;
 	uint64_t duration_us;          /* wall time of the kernel calls */
+	/* Bytes of the request not attempted because the guest keeps a floor
+	 * (ms_reclaim_opts.floor_bytes); 0 if none. */
+	uint64_t capped_bytes;
 };
 
 struct ms_reclaim_opts {
@@ -64,6 +67,10 @@ struct ms_reclaim_opts {
 	 * (status -ETIMEDOUT if less than asked was freed); 0 = no deadline.
 	 * memory.reclaim is written in chunks of max(bytes / 4, 4 MiB). */
 	uint32_t deadline_ms;
+	/* Page cache to keep: FILE reclaim is capped at the cgroup's file
+	 * bytes (memory.stat "file") minus this; the cap is reported in
+	 * ms_reclaim_result.capped_bytes.  0: no floor. */
+	uint64_t floor_bytes;
 	size_t :0;
 };
 

@@ -30,7 +30,7 @@ enum ms_trace_dir {
 };
 
 enum ms_trace_msg {
-	MS_TRACE_MSG_OTHER = 0,        /* Ping, Pong, Error, Goodbye, unknown */
+	MS_TRACE_MSG_OTHER = 0,        /* Config, Ping, Pong, Error, Goodbye, unknown */
 	MS_TRACE_MSG_HELLO,
 	MS_TRACE_MSG_WELCOME,
 	MS_TRACE_MSG_REPORT,

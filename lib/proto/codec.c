@@ -29,6 +29,7 @@ const char *ms_msg_type_name(enum ms_msg_type type)
 		[MS_MSG_PONG] = "Pong",
 		[MS_MSG_GOODBYE] = "Goodbye",
 		[MS_MSG_UNKNOWN] = "unknown",
+		[MS_MSG_CONFIG] = "Config",
 	};
 
 	return (unsigned)type < MS_ARRAY_SIZE(names) ? names[type] : "invalid";
@@ -91,6 +92,10 @@ struct enc {
 		Memshare__Ping ping;
 		Memshare__Pong pong;
 		Memshare__Goodbye goodbye;
+		struct {
+			Memshare__Config config;
+			Memshare__PsiTrigger trigger;
+		} cfg;
 	} b;
 	struct {
 		Memshare__Report report;
@@ -258,6 +263,32 @@ static int body_to_pb(struct enc *e, const struct ms_msg *m)
 	}
 	case MS_MSG_REPORT:
 		return report_to_pb(e, &m->u.report);
+	case MS_MSG_CONFIG: {
+		const struct ms_config *c = &m->u.config;
+		Memshare__Config *p = &e->b.cfg.config;
+
+		if (c->nr_bin_edges > MS_LRU_MAX_BINS - 1)
+			return -EINVAL;
+		memshare__config__init(p);
+		p->has_report_interval_ms = p->has_keepalive_ms = 1;
+		p->report_interval_ms = c->report_interval_ms;
+		p->keepalive_ms = c->keepalive_ms;
+		p->n_bin_edges_ms = c->nr_bin_edges;
+		p->bin_edges_ms = (uint64_t *)c->bin_edges_ms;
+		if (c->has_psi_trigger) {
+			Memshare__PsiTrigger *t = &e->b.cfg.trigger;
+
+			memshare__psi_trigger__init(t);
+			t->has_kind = t->has_stall_us = t->has_window_us = 1;
+			t->kind = c->psi_trigger.kind;
+			t->stall_us = c->psi_trigger.stall_us;
+			t->window_us = c->psi_trigger.window_us;
+			p->psi_trigger = t;
+		}
+		env->body_case = MEMSHARE__ENVELOPE__BODY_CONFIG;
+		env->config = p;
+		return 0;
+	}
 	case MS_MSG_RECLAIM_REQUEST: {
 		const struct ms_reclaim_request *q = &m->u.reclaim_request;
 		Memshare__ReclaimRequest *p = &e->b.rreq;
@@ -281,7 +312,7 @@ static int body_to_pb(struct enc *e, const struct ms_msg *m)
 		memshare__reclaim_result__init(p);
 		p->has_id = p->has_status = p->has_method = p->has_requested_bytes = 1;
 		p->has_freed_bytes = p->has_freed_file_bytes = p->has_freed_anon_bytes = 1;
-		p->has_freed_slab_bytes = p->has_duration_us = 1;
+		p->has_freed_slab_bytes = p->has_duration_us = p->has_capped_bytes = 1;
 		p->id = q->id;
 		p->status = res->status;
 		p->method = res->method;
@@ -291,6 +322,7 @@ static int body_to_pb(struct enc *e, const struct ms_msg *m)
 		p->freed_anon_bytes = res->freed_anon_bytes;
 		p->freed_slab_bytes = res->freed_slab_bytes;
 		p->duration_us = res->duration_us;
+		p->capped_bytes = res->capped_bytes;
 		env->body_case = MEMSHARE__ENVELOPE__BODY_RECLAIM_RESULT;
 		env->reclaim_result = p;
 		return 0;
@@ -409,6 +441,20 @@ static int copy_str(char *dst, size_t size, const char *src, const char *what, c
 		if ((unsigned char)src[i] < 0x20 || src[i] == 0x7f)
 			return bad(why, why_size, "%s holds a control character", what);
 	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+/* Bin edges from a peer: at most 15, ascending, non-zero, finite. */
+static int edges_from_pb(const uint64_t *in, size_t n, uint64_t *out, const char *what,
+			 char *why, size_t ws)
+{
+	if (n > MS_LRU_MAX_BINS - 1)
+		return bad(why, ws, "%s with %zu bin edges (max %d)", what, n, MS_LRU_MAX_BINS - 1);
+	for (size_t i = 0; i < n; i++) {
+		if (in[i] == 0 || in[i] == MS_AGE_INFINITE || (i && in[i] <= in[i - 1]))
+			return bad(why, ws, "%s bin edges not ascending", what);
+		out[i] = in[i];
+	}
 	return 0;
 }
 
@@ -594,25 +640,46 @@ int ms_msg_decode(const uint8_t *payload, size_t len, struct ms_msg *out, char *
 			r = bad(why, ws, "Welcome without proto_version");
 			break;
 		}
-		if (p->n_bin_edges_ms > MS_LRU_MAX_BINS - 1) {
-			r = bad(why, ws, "Welcome with %zu bin edges (max %d)", p->n_bin_edges_ms,
-				MS_LRU_MAX_BINS - 1);
-			break;
-		}
-		for (size_t i = 0; i < p->n_bin_edges_ms; i++) {
-			if (p->bin_edges_ms[i] == 0 || p->bin_edges_ms[i] == MS_AGE_INFINITE ||
-			    (i && p->bin_edges_ms[i] <= p->bin_edges_ms[i - 1])) {
-				r = bad(why, ws, "Welcome bin edges not ascending");
-				break;
-			}
-			w->bin_edges_ms[i] = p->bin_edges_ms[i];
-		}
+		r = edges_from_pb(p->bin_edges_ms, p->n_bin_edges_ms, w->bin_edges_ms, "Welcome",
+				  why, ws);
 		if (r < 0)
 			break;
 		w->nr_bin_edges = (uint32_t)p->n_bin_edges_ms;
 		w->proto_version = p->proto_version;
 		w->capabilities = p->has_capabilities ? p->capabilities : 0;
 		w->report_interval_ms = p->has_report_interval_ms ? p->report_interval_ms : 0;
+		break;
+	}
+	case MEMSHARE__ENVELOPE__BODY_CONFIG: {
+		const Memshare__Config *p = env->config;
+		struct ms_config *c = &m.u.config;
+
+		m.type = MS_MSG_CONFIG;
+		r = edges_from_pb(p->bin_edges_ms, p->n_bin_edges_ms, c->bin_edges_ms, "Config",
+				  why, ws);
+		if (r < 0)
+			break;
+		c->nr_bin_edges = (uint32_t)p->n_bin_edges_ms;
+		c->report_interval_ms = p->has_report_interval_ms ? p->report_interval_ms : 0;
+		c->keepalive_ms = p->has_keepalive_ms ? p->keepalive_ms : 0;
+		if (c->report_interval_ms && c->report_interval_ms < 10) {
+			r = bad(why, ws, "Config report interval under 10 ms");
+			break;
+		}
+		if (p->psi_trigger) {
+			const Memshare__PsiTrigger *t = p->psi_trigger;
+
+			if (!t->has_kind || !t->has_stall_us || !t->has_window_us || t->kind > 1 ||
+			    t->window_us < 500000 || t->window_us > 10000000 || !t->stall_us ||
+			    t->stall_us > t->window_us) {
+				r = bad(why, ws, "Config PSI trigger out of range");
+				break;
+			}
+			c->has_psi_trigger = true;
+			c->psi_trigger.kind = t->kind;
+			c->psi_trigger.stall_us = t->stall_us;
+			c->psi_trigger.window_us = t->window_us;
+		}
 		break;
 	}
 	case MEMSHARE__ENVELOPE__BODY_REPORT:
@@ -652,6 +719,7 @@ int ms_msg_decode(const uint8_t *payload, size_t len, struct ms_msg *out, char *
 		q->result.freed_anon_bytes = p->has_freed_anon_bytes ? p->freed_anon_bytes : 0;
 		q->result.freed_slab_bytes = p->has_freed_slab_bytes ? p->freed_slab_bytes : 0;
 		q->result.duration_us = p->has_duration_us ? p->duration_us : 0;
+		q->result.capped_bytes = p->has_capped_bytes ? p->capped_bytes : 0;
 		/* Recompute the sum rather than trust it. */
 		if (__builtin_add_overflow(q->result.freed_file_bytes, q->result.freed_anon_bytes,
 					   &q->result.freed_bytes) ||

@@ -20,6 +20,7 @@ enum ms_msg_type {
 	MS_MSG_PONG,
 	MS_MSG_GOODBYE,
 	MS_MSG_UNKNOWN,          /* a body this version does not know */
+	MS_MSG_CONFIG,
 };
 
 const char *ms_msg_type_name(enum ms_msg_type type);
@@ -35,6 +36,7 @@ struct ms_msg {
 	union {
 		struct ms_hello hello;
 		struct ms_welcome welcome;
+		struct ms_config config;
 		struct ms_report report;          /* owns report.lru */
 		struct ms_reclaim_request reclaim_request;
 		struct ms_reclaim_reply reclaim_result;

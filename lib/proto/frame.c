@@ -83,18 +83,77 @@ int ms_frame_decoder_push(struct ms_frame_decoder *d, const void *data, size_t n
 	return 0;
 }
 
+void ms_frame_decoder_set_sync(struct ms_frame_decoder *d, bool on)
+{
+	d->sync_mode = on;
+	if (!on)
+		d->hunting = false;
+}
+
+void ms_frame_decoder_hunt(struct ms_frame_decoder *d)
+{
+	if (d->sync_mode)
+		d->hunting = true;
+}
+
+/* Hunting: drop bytes up to the next marker.  true if one was consumed. */
+static bool hunt(struct ms_frame_decoder *d)
+{
+	while (d->len - d->off >= MS_SYNC_MARKER_BYTES) {
+		const uint8_t *p = d->buf + d->off;
+		const uint8_t *m = memchr(p, 0xff, d->len - d->off);
+
+		if (!m) {
+			d->discarded += d->len - d->off;
+			d->off = d->len;
+			return false;
+		}
+		d->discarded += (size_t)(m - p);
+		d->off += (size_t)(m - p);
+		if (d->len - d->off < MS_SYNC_MARKER_BYTES)
+			return false;
+		if (memcmp(d->buf + d->off, MS_SYNC_MARKER, MS_SYNC_MARKER_BYTES) == 0) {
+			d->off += MS_SYNC_MARKER_BYTES;
+			d->hunting = false;
+			return true;
+		}
+		d->off++;
+		d->discarded++;
+	}
+	return false;
+}
+
 int ms_frame_decoder_next(struct ms_frame_decoder *d, const uint8_t **payload, size_t *len)
 {
-	size_t avail = d->len - d->off;
+	size_t avail;
 	const uint8_t *h;
 	uint32_t plen;
 
-	if (avail < MS_FRAME_HEADER_BYTES)
+	if (d->hunting)
+		return hunt(d) ? MS_FRAME_SYNC : 0;
+	avail = d->len - d->off;
+	if (avail < 1)
 		return 0;
 	h = d->buf + d->off;    /* not before: buf is NULL until the first push */
+	if (d->sync_mode && h[0] == 0xff) {
+		if (avail < MS_SYNC_MARKER_BYTES)
+			return 0;
+		if (memcmp(h, MS_SYNC_MARKER, MS_SYNC_MARKER_BYTES) == 0) {
+			d->off += MS_SYNC_MARKER_BYTES;
+			return MS_FRAME_SYNC;
+		}
+		d->hunting = true;
+		return hunt(d) ? MS_FRAME_SYNC : 0;
+	}
+	if (avail < MS_FRAME_HEADER_BYTES)
+		return 0;
 	plen = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
-	if ((uint64_t)plen + MS_FRAME_HEADER_BYTES > d->max_frame)
-		return -EMSGSIZE;
+	if ((uint64_t)plen + MS_FRAME_HEADER_BYTES > d->max_frame) {
+		if (!d->sync_mode)
+			return -EMSGSIZE;
+		d->hunting = true;
+		return hunt(d) ? MS_FRAME_SYNC : 0;
+	}
 	if (avail < (size_t)plen + MS_FRAME_HEADER_BYTES)
 		return 0;
 	*payload = h + MS_FRAME_HEADER_BYTES;

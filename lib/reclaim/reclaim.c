@@ -150,7 +150,7 @@ static int memcg_write(struct ms_ctx *ctx, const char *path, uint64_t bytes, uin
 MS_EXPORT int ms_reclaim_memcg(struct ms_ctx *ctx, const struct ms_reclaim_opts *opts,
 			       struct ms_reclaim_result *res)
 {
-	uint64_t bytes, done = 0, chunk, start, deadline_us;
+	uint64_t bytes, done = 0, chunk, start, deadline_us, floor;
 	struct memcg_counters before, after;
 	const char *memcg;
 	uint32_t kinds;
@@ -164,6 +164,7 @@ MS_EXPORT int ms_reclaim_memcg(struct ms_ctx *ctx, const struct ms_reclaim_opts 
 	kinds = MS_OPTS_GET(opts, ms_reclaim_opts, kinds, 0);
 	memcg = MS_OPTS_GET(opts, ms_reclaim_opts, memcg, NULL);
 	deadline_us = (uint64_t)MS_OPTS_GET(opts, ms_reclaim_opts, deadline_ms, 0) * 1000u;
+	floor = MS_OPTS_GET(opts, ms_reclaim_opts, floor_bytes, 0);
 	result_init(res, bytes);
 	if (kinds == 0)
 		kinds = MS_RECLAIM_FILE;
@@ -190,6 +191,25 @@ MS_EXPORT int ms_reclaim_memcg(struct ms_ctx *ctx, const struct ms_reclaim_opts 
 	r = read_memcg_counters(ctx, memcg, &before);
 	if (r < 0)
 		goto fail;
+
+	/* The floor: never ask for page cache below floor_bytes. */
+	if (floor && (kinds & MS_RECLAIM_FILE) && !(kinds & MS_RECLAIM_ANON)) {
+		uint64_t file = before.file == MS_UNKNOWN ? 0 : before.file;
+		uint64_t allowed = file > floor ? file - floor : 0;
+
+		if (bytes > allowed) {
+			res->capped_bytes = bytes - allowed;
+			ms_info(ctx, "memory.reclaim: %llu of %llu bytes capped: page cache %llu, "
+				"floor %llu", (unsigned long long)res->capped_bytes,
+				(unsigned long long)bytes, (unsigned long long)file,
+				(unsigned long long)floor);
+			bytes = allowed;
+		}
+		if (!bytes) {
+			res->status = 0;
+			return 0;
+		}
+	}
 
 	res->method = 1u << MS_RECLAIM_METHOD_MEMCG;
 	chunk = MS_MAX(bytes / 4, CHUNK_MIN_BYTES);
@@ -369,7 +389,8 @@ MS_EXPORT int ms_reclaim_run(struct ms_ctx *ctx, const struct ms_reclaim_opts *o
 			.bytes = bytes,
 			.kinds = kinds & (MS_RECLAIM_FILE | MS_RECLAIM_ANON),
 			.memcg = MS_OPTS_GET(opts, ms_reclaim_opts, memcg, NULL),
-			.deadline_ms = MS_OPTS_GET(opts, ms_reclaim_opts, deadline_ms, 0));
+			.deadline_ms = MS_OPTS_GET(opts, ms_reclaim_opts, deadline_ms, 0),
+			.floor_bytes = MS_OPTS_GET(opts, ms_reclaim_opts, floor_bytes, 0));
 
 		ms_reclaim_memcg(ctx, &mo, &part);
 		status = merge_status(status, part.status);
@@ -378,6 +399,7 @@ MS_EXPORT int ms_reclaim_run(struct ms_ctx *ctx, const struct ms_reclaim_opts *o
 		res->freed_anon_bytes += part.freed_anon_bytes;
 		res->freed_slab_bytes += part.freed_slab_bytes;
 		res->duration_us += part.duration_us;
+		res->capped_bytes = part.capped_bytes;
 	}
 	result_sum(res);
 	res->status = status;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <memshare/message.h>
@@ -46,7 +47,13 @@ int ms_conn_open(struct ms_conn *c, int fd, int epfd, uint32_t max_frame, void *
 		c->fd = -1;
 		return err;
 	}
-	if (!connecting)
+	{
+		struct stat st;
+
+		c->is_socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+	}
+	c->last_rx_us = ms_now_us();
+	if (!connecting && c->is_socket)
 		ms_socket_peer(fd, c->peer, sizeof(c->peer));
 	return 0;
 }
@@ -101,8 +108,10 @@ void ms_conn_record_gone(struct ms_conn *c, const char *reason)
 int ms_conn_flush(struct ms_conn *c)
 {
 	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = c->is_socket
+			? send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+			       MSG_NOSIGNAL | MSG_DONTWAIT)
+			: write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -112,15 +121,56 @@ int ms_conn_flush(struct ms_conn *c)
 			return -errno;
 		}
 		c->out_off += (size_t)n;
+		c->bytes_out += (uint64_t)n;
 	}
 	c->out_off = c->out_len = 0;
 	return update_events(c, false);
 }
 
+/* Append @len bytes to the output queue and try to write. */
+static int queue(struct ms_conn *c, const uint8_t *data, size_t len)
+{
+	size_t held;
+
+	if (c->fd < 0)
+		return -ENOTCONN;
+	held = c->out_len - c->out_off;
+	if (held + len > MS_CONN_OUT_MAX_BYTES)
+		return -ENOBUFS;
+	if (!held)
+		c->out_since_us = ms_now_us();
+	if (c->out_off) {
+		memmove(c->out, c->out + c->out_off, held);
+		c->out_off = 0;
+		c->out_len = held;
+	}
+	if (held + len > c->out_cap) {
+		/* Grow geometrically (up to the queue limit): a peer that
+		 * reads slowly must not make every send copy the queue. */
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		uint8_t *nb;
+
+		while (cap < held + len)
+			cap *= 2;
+		if (cap > MS_CONN_OUT_MAX_BYTES)
+			cap = MS_CONN_OUT_MAX_BYTES;
+		nb = realloc(c->out, cap);
+		if (!nb)
+			return -ENOMEM;
+		c->out = nb;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + held, data, len);
+	c->out_len = held + len;
+	if (c->epollout && held)
+		return 0;       /* writable notification pending */
+	return ms_conn_flush(c);
+}
+
 int ms_conn_send(struct ms_conn *c, struct ms_msg *m, uint32_t max_frame)
 {
-	uint8_t *frame, *nb;
-	size_t len, held;
+	uint8_t *frame;
+	size_t len;
 	int r;
 
 	if (c->fd < 0)
@@ -131,39 +181,18 @@ int ms_conn_send(struct ms_conn *c, struct ms_msg *m, uint32_t max_frame)
 	if (r < 0)
 		return r;
 	conn_record(c, MS_TRACE_TO_GUEST, frame + MS_FRAME_HEADER_BYTES, len - MS_FRAME_HEADER_BYTES);
-	held = c->out_len - c->out_off;
-	if (!held)
-		c->out_since_us = ms_now_us();
-	if (held + len > MS_CONN_OUT_MAX_BYTES) {
-		free(frame);
-		return -ENOBUFS;
-	}
-	if (c->out_off) {
-		memmove(c->out, c->out + c->out_off, held);
-		c->out_off = 0;
-		c->out_len = held;
-	}
-	if (held + len > c->out_cap) {
-		/* Geometric growth: one realloc per message would copy the
-		 * whole queue each time with allocators that always move. */
-		size_t cap = MS_MIN(MS_MAX(MS_MAX(c->out_cap * 2, (size_t)4096), held + len),
-				    (size_t)MS_CONN_OUT_MAX_BYTES);
-
-		nb = realloc(c->out, cap);
-		if (!nb) {
-			free(frame);
-			return -ENOMEM;
-		}
-		c->out = nb;
-		c->out_cap = cap;
-	}
-	memcpy(c->out + held, frame, len);
-	c->out_len = held + len;
+	r = queue(c, frame, len);
 	free(frame);
+	if (r < 0 && r != -EAGAIN)
+		return r;
 	c->seq_out++;
-	if (c->epollout && c->out_off == 0 && held)
-		return 0;       /* writable notification pending */
-	return ms_conn_flush(c);
+	c->frames_out++;
+	return r;
+}
+
+int ms_conn_send_sync(struct ms_conn *c)
+{
+	return queue(c, (const uint8_t *)MS_SYNC_MARKER, MS_SYNC_MARKER_BYTES);
 }
 
 int ms_conn_read(struct ms_conn *c)
@@ -179,7 +208,7 @@ int ms_conn_read(struct ms_conn *c)
 			return total ? (int)total : -ENOBUFS;
 		if (room > MS_CONN_READ_BUDGET - total)
 			room = MS_CONN_READ_BUDGET - total;
-		n = recv(c->fd, dst, room, MSG_DONTWAIT);
+		n = c->is_socket ? recv(c->fd, dst, room, MSG_DONTWAIT) : read(c->fd, dst, room);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -193,6 +222,7 @@ int ms_conn_read(struct ms_conn *c)
 		}
 		ms_frame_decoder_commit(&c->dec, (size_t)n);
 		c->bytes_in += (uint64_t)n;
+		c->last_rx_us = ms_now_us();
 		total += (size_t)n;
 		/* Stop once a complete frame could be waiting; the caller
 		 * drains it and comes back (level-triggered). */
@@ -213,10 +243,19 @@ int ms_conn_next(struct ms_conn *c, struct ms_msg *m, char *why, size_t why_size
 		snprintf(why, why_size, "frame larger than the %u-byte limit", c->dec.max_frame);
 		return r;
 	}
-	if (r <= 0)
+	/* A frame begun and not finished: since when (slow peers). */
+	if (r == 0 && ms_frame_decoder_pending(&c->dec)) {
+		if (!c->partial_since_us)
+			c->partial_since_us = ms_now_us();
+	} else {
+		c->partial_since_us = 0;
+	}
+	if (r <= 0 || r == MS_FRAME_SYNC)
 		return r;
 	c->frames_in++;
 	conn_record(c, MS_TRACE_FROM_GUEST, payload, len);
 	r = ms_msg_decode(payload, len, m, why, why_size);
+	if (r < 0)
+		ms_frame_decoder_hunt(&c->dec);
 	return r < 0 ? r : 1;
 }

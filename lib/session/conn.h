@@ -17,6 +17,8 @@
 enum ms_watch_kind {
 	MS_WATCH_LISTENER = 1,
 	MS_WATCH_CONN = 2,
+	MS_WATCH_GUEST_LISTEN = 3,
+	MS_WATCH_PSI_TRIGGER = 4,
 };
 
 struct ms_watch {
@@ -40,9 +42,14 @@ struct ms_conn {
 	bool epollout;      /* EPOLLOUT currently requested */
 	uint64_t out_since_us; /* when the output queue last became non-empty */
 	bool eof;           /* peer closed its side */
+	bool is_socket;     /* send/recv; else read/write (a virtio-serial port) */
 	uint64_t seq_out;   /* last seq sent */
 	uint64_t frames_in;
 	uint64_t bytes_in;
+	uint64_t frames_out;
+	uint64_t bytes_out;
+	uint64_t last_rx_us;   /* when the peer last sent anything */
+	uint64_t partial_since_us; /* a frame started and not complete since; 0: none */
 	char peer[96];
 	/* Recording (host side): every frame in and out; NULL = off. */
 	struct ms_trace_writer **recorder;
@@ -76,10 +83,14 @@ int ms_conn_read(struct ms_conn *c);
 
 /*
  * Next message: 1 (in *m, clear with ms_msg_clear), 0 (need more bytes),
- * -EMSGSIZE (announced frame too large), -EPROTO (undecodable; @why says
- * why).
+ * MS_FRAME_SYNC (sync mode: the peer sent a sync marker: it restarted its
+ * session), -EMSGSIZE (announced frame too large), -EPROTO (undecodable;
+ * @why says why; in sync mode the decoder then hunts for the next marker).
  */
 int ms_conn_next(struct ms_conn *c, struct ms_msg *m, char *why, size_t why_size);
+
+/* Queue a sync marker (sync mode: "my session starts here"). */
+int ms_conn_send_sync(struct ms_conn *c);
 
 /* Record that the connection closed (host recording only). */
 void ms_conn_record_gone(struct ms_conn *c, const char *reason);

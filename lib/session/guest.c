@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Guest session: connect (and reconnect with exponential backoff and
- * jitter), Hello, periodic Reports built from probe/ and lru/, reclaim
- * requests executed by reclaim/.
+ * Guest session: reach the host (connect, reconnect with exponential
+ * backoff and jitter; or listen and wait for it; or a virtio-serial port),
+ * Hello, Config, periodic Reports built from probe/ and lru/ (and at once
+ * when a PSI trigger fires), reclaim requests executed by reclaim/,
+ * keepalive, MGLRU aging.  Only the host may command: peers are checked.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
+#include <linux/vm_sockets.h>
 
 #include <memshare/guest.h>
 
@@ -21,18 +26,26 @@
 
 /* A host that reads nothing for this long is given up on (and retried). */
 #define GUEST_WRITE_TIMEOUT_US (30u * 1000000u)
+/* At most one PSI-triggered report per second. */
+#define GUEST_TRIGGER_MIN_GAP_US 1000000u
+/* How often a serial port is checked for the host while it is away. */
+#define GUEST_SERIAL_POLL_MAX_MS 1000u
 
 enum guest_conn_state {
-	G_DISCONNECTED,
+	G_DISCONNECTED,     /* waiting to connect, or listening */
 	G_CONNECTING,       /* non-blocking connect in progress */
 	G_HELLO_SENT,
 	G_READY,
 };
 
+/* What the epoll set's entries are. */
+
 struct ms_guest {
 	struct ms_ctx *ctx;
 	struct ms_endpoint ep;
-	char endpoint[128];
+	char endpoint[160];
+	bool listening;                 /* wait for the host (opts.listen) */
+	int lfd;                        /* the listening socket */
 	int epfd;
 	struct ms_conn conn;
 	enum guest_conn_state state;
@@ -43,6 +56,7 @@ struct ms_guest {
 	uint32_t nr_bin_edges;          /* 0: library default */
 	enum ms_lru_source lru_source;
 	char *reclaim_memcg;
+	uint64_t reclaim_floor;
 	uint32_t reconnect_min_ms;
 	uint32_t reconnect_max_ms;
 	uint32_t backoff_ms;
@@ -52,12 +66,21 @@ struct ms_guest {
 	uint32_t aging_ms;              /* 0: no aging */
 	uint64_t next_aging_us;
 	uint64_t next_report_us;
+	uint32_t keepalive_ms;          /* from Config; 0: none */
+	uint64_t ping_sent_us;
+	int trigger_fd;                 /* PSI trigger from Config, or -1 */
+	uint64_t last_trigger_report_us;
 	uint32_t max_frame;
+	uint32_t host_cid;
+	enum ms_unix_peer host_unix_peer;
+	uint32_t host_unix_uid;
 	uint64_t rng;
 	uint64_t reports_skipped;       /* host not reading fast enough */
 	uint32_t connect_failures;      /* since the last Welcome */
 	ms_guest_event_fn event_fn;
 	void *userdata;
+	/* Tags for the epoll set (data.ptr). */
+	struct ms_watch w_listen, w_trigger;
 };
 
 static void emit(struct ms_guest *g, struct ms_guest_event *ev)
@@ -78,12 +101,25 @@ static uint64_t rnd(struct ms_guest *g)
 static void schedule_reconnect(struct ms_guest *g)
 {
 	uint64_t delay_ms = g->backoff_ms;
+	uint32_t max = g->reconnect_max_ms;
 
+	/* A serial port is local: look for the host often, it costs nothing. */
+	if (g->ep.kind == MS_ENDPOINT_SERIAL)
+		max = MS_MIN(max, GUEST_SERIAL_POLL_MAX_MS);
 	/* Up to +25% jitter so a restarted host is not hit by every guest
 	 * at the same instant. */
 	delay_ms += rnd(g) % (delay_ms / 4 + 1);
 	g->next_connect_us = ms_now_us() + delay_ms * 1000u;
-	g->backoff_ms = (uint32_t)MS_MIN((uint64_t)g->backoff_ms * 2, (uint64_t)g->reconnect_max_ms);
+	g->backoff_ms = (uint32_t)MS_MIN((uint64_t)g->backoff_ms * 2, (uint64_t)max);
+}
+
+static void trigger_close(struct ms_guest *g)
+{
+	if (g->trigger_fd >= 0) {
+		epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->trigger_fd, NULL);
+		close(g->trigger_fd);
+	}
+	g->trigger_fd = -1;
 }
 
 static void disconnect(struct ms_guest *g, int err, const char *reason)
@@ -93,11 +129,17 @@ static void disconnect(struct ms_guest *g, int err, const char *reason)
 	bool was_ready = g->state == G_READY || g->state == G_HELLO_SENT;
 
 	ms_conn_close(&g->conn);
+	trigger_close(g);
 	g->state = G_DISCONNECTED;
-	schedule_reconnect(g);
+	g->keepalive_ms = 0;
+	g->ping_sent_us = 0;
+	if (!g->listening)
+		schedule_reconnect(g);
 	if (was_ready) {
 		ms_warn(g->ctx, "disconnected from %s: %s", g->endpoint, reason);
 		emit(g, &ev);
+	} else if (g->listening) {
+		ms_info(g->ctx, "host connection on %s ended: %s", g->endpoint, reason);
 	} else if (g->connect_failures++ == 0 || g->backoff_ms == g->reconnect_max_ms) {
 		/* The first failure, and then once per longest backoff. */
 		ms_log(g->ctx, MS_LOG_NOTICE, "cannot connect to %s: %s; retrying (backoff up to "
@@ -121,13 +163,86 @@ static int send_msg(struct ms_guest *g, struct ms_msg *m)
 	return r;
 }
 
-static void on_connected(struct ms_guest *g)
+/* Only the host may command this guest. */
+static bool peer_is_host(struct ms_guest *g, int fd, char *why, size_t size)
+{
+	struct sockaddr_vm vm;
+	socklen_t len = sizeof(vm);
+	struct ucred cred;
+
+	if (getpeername(fd, (struct sockaddr *)&vm, &len) == 0 && vm.svm_family == AF_VSOCK) {
+		uint32_t want = g->host_cid ? g->host_cid : VMADDR_CID_HOST;
+
+		if (!g->listening || vm.svm_cid == want)
+			return true;
+		snprintf(why, size, "vsock peer CID %u is not the host (CID %u)", vm.svm_cid, want);
+		return false;
+	}
+	len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return true;                  /* not a unix socket: a serial port */
+	if (g->host_unix_peer == MS_UNIX_PEER_ANY ||
+	    (g->host_unix_peer == MS_UNIX_PEER_UID && cred.uid == g->host_unix_uid) ||
+	    (g->host_unix_peer == MS_UNIX_PEER_SAME_UID && cred.uid == geteuid()))
+		return true;
+	snprintf(why, size, "unix peer uid %u is not the host's", (unsigned)cred.uid);
+	return false;
+}
+
+/* Say Hello (on a serial port after a sync marker: "a session starts"). */
+static void start_session(struct ms_guest *g)
 {
 	struct ms_msg m = { .type = MS_MSG_HELLO };
+	char why[96];
 
+	if (g->conn.is_socket && !peer_is_host(g, g->conn.fd, why, sizeof(why))) {
+		disconnect(g, -EPERM, why);
+		return;
+	}
+	if (g->ep.kind == MS_ENDPOINT_SERIAL && ms_conn_send_sync(&g->conn) < 0) {
+		disconnect(g, -EIO, "cannot write to the port");
+		return;
+	}
+	g->welcome_deadline_us = ms_now_us() + (uint64_t)g->welcome_timeout_ms * 1000u;
 	m.u.hello = g->hello;
 	if (send_msg(g, &m) == 0)
 		g->state = G_HELLO_SENT;
+}
+
+/* Open a virtio-serial port; it is usable only while the host side is
+ * connected (no POLLHUP). */
+static void serial_open(struct ms_guest *g)
+{
+	bool in_progress;
+	struct pollfd p;
+	int fd, r;
+
+	fd = ms_endpoint_connect(&g->ep, &in_progress);
+	if (fd < 0) {
+		disconnect(g, fd, strerror(-fd));
+		return;
+	}
+	p.fd = fd;
+	p.events = POLLOUT;
+	p.revents = 0;
+	if (poll(&p, 1, 0) < 0 || (p.revents & (POLLHUP | POLLERR))) {
+		close(fd);
+		ms_dbg(g->ctx, "%s: the host side is not connected", g->endpoint);
+		g->state = G_DISCONNECTED;
+		schedule_reconnect(g);
+		return;
+	}
+	r = ms_conn_open(&g->conn, fd, g->epfd, g->max_frame, g, false);
+	if (r < 0) {
+		disconnect(g, r, strerror(-r));
+		return;
+	}
+	ms_strlcpy(g->conn.peer, g->endpoint, sizeof(g->conn.peer));
+	ms_frame_decoder_set_sync(&g->conn.dec, true);
+	/* Whatever sits in the port from before is stale. */
+	ms_frame_decoder_hunt(&g->conn.dec);
+	g->state = G_CONNECTING;
+	start_session(g);
 }
 
 static void try_connect(struct ms_guest *g)
@@ -136,6 +251,10 @@ static void try_connect(struct ms_guest *g)
 	int fd, r;
 
 	g->welcome_deadline_us = ms_now_us() + (uint64_t)g->welcome_timeout_ms * 1000u;
+	if (g->ep.kind == MS_ENDPOINT_SERIAL) {
+		serial_open(g);
+		return;
+	}
 	fd = ms_endpoint_connect(&g->ep, &in_progress);
 	if (fd < 0) {
 		disconnect(g, fd, strerror(-fd));
@@ -148,7 +267,34 @@ static void try_connect(struct ms_guest *g)
 	}
 	g->state = G_CONNECTING;
 	if (!in_progress)
-		on_connected(g);
+		start_session(g);
+}
+
+/* Listening: the host connected. */
+static void accept_host(struct ms_guest *g)
+{
+	char why[96];
+	int fd = ms_endpoint_accept(g->lfd), r;
+
+	if (fd < 0)
+		return;
+	if (g->state != G_DISCONNECTED) {
+		ms_warn(g->ctx, "refusing a second host connection on %s", g->endpoint);
+		close(fd);
+		return;
+	}
+	if (!peer_is_host(g, fd, why, sizeof(why))) {
+		ms_warn(g->ctx, "refusing a connection on %s: %s", g->endpoint, why);
+		close(fd);
+		return;
+	}
+	r = ms_conn_open(&g->conn, fd, g->epfd, g->max_frame, g, false);
+	if (r < 0) {
+		ms_warn(g->ctx, "accept on %s: %s", g->endpoint, strerror(-r));
+		return;
+	}
+	g->state = G_CONNECTING;
+	start_session(g);
 }
 
 MS_EXPORT int ms_guest_build_report(struct ms_ctx *ctx, const struct ms_lru_opts *lru_opts,
@@ -199,10 +345,11 @@ static void send_report(struct ms_guest *g, enum ms_report_reason reason)
 	struct ms_msg m = { .type = MS_MSG_REPORT };
 	int r;
 
-	g->next_report_us = ms_now_us() + (uint64_t)g->interval_ms * 1000u;
+	if (reason == MS_REPORT_PERIODIC)
+		g->next_report_us = ms_now_us() + (uint64_t)g->interval_ms * 1000u;
 	/* The host has not taken the last one yet: a newer report replaces a
 	 * stale one, so skip this one rather than queue it. */
-	if (reason == MS_REPORT_PERIODIC && ms_conn_pending_out(&g->conn)) {
+	if (reason != MS_REPORT_AFTER_RECLAIM && ms_conn_pending_out(&g->conn)) {
 		g->reports_skipped++;
 		return;
 	}
@@ -226,7 +373,8 @@ static void on_reclaim(struct ms_guest *g, const struct ms_msg *m)
 		.bytes = req->bytes,
 		.kinds = req->kinds,
 		.memcg = g->reclaim_memcg,
-		.deadline_ms = req->deadline_ms);
+		.deadline_ms = req->deadline_ms,
+		.floor_bytes = g->reclaim_floor);
 	struct ms_msg reply = { .type = MS_MSG_RECLAIM_RESULT, .in_reply_to = m->seq };
 	struct ms_guest_event ev = { .type = MS_GUEST_EVENT_RECLAIM_DONE };
 
@@ -234,10 +382,11 @@ static void on_reclaim(struct ms_guest *g, const struct ms_msg *m)
 		(unsigned long long)req->id, (unsigned long long)req->bytes, req->kinds);
 	reply.u.reclaim_result.id = req->id;
 	ms_reclaim_run(g->ctx, &ro, &reply.u.reclaim_result.result);
-	ms_info(g->ctx, "reclaim request %llu: status %d, freed %llu bytes in %llu us",
+	ms_info(g->ctx, "reclaim request %llu: status %d, freed %llu bytes in %llu us%s",
 		(unsigned long long)req->id, reply.u.reclaim_result.result.status,
 		(unsigned long long)reply.u.reclaim_result.result.freed_bytes,
-		(unsigned long long)reply.u.reclaim_result.result.duration_us);
+		(unsigned long long)reply.u.reclaim_result.result.duration_us,
+		reply.u.reclaim_result.result.capped_bytes ? " (capped by the floor)" : "");
 	if (send_msg(g, &reply) < 0)
 		return;
 	ev.request = req;
@@ -247,8 +396,44 @@ static void on_reclaim(struct ms_guest *g, const struct ms_msg *m)
 	send_report(g, MS_REPORT_AFTER_RECLAIM);
 }
 
+/* Config from the host: interval, bins, keepalive, PSI trigger. */
+static void on_config(struct ms_guest *g, const struct ms_config *c)
+{
+	uint32_t interval = c->report_interval_ms ? c->report_interval_ms : g->own_interval_ms;
+
+	if (interval != g->interval_ms) {
+		g->interval_ms = interval;
+		g->next_report_us = MS_MIN(g->next_report_us,
+					   ms_now_us() + (uint64_t)interval * 1000u);
+	}
+	g->nr_bin_edges = c->nr_bin_edges;
+	memcpy(g->bin_edges_ms, c->bin_edges_ms, sizeof(g->bin_edges_ms));
+	g->keepalive_ms = c->keepalive_ms;
+	trigger_close(g);
+	if (c->has_psi_trigger) {
+		int fd = ms_psi_trigger_open(g->ctx, NULL, (enum ms_psi_kind)c->psi_trigger.kind,
+					     c->psi_trigger.stall_us, c->psi_trigger.window_us);
+		struct epoll_event ev = { .events = EPOLLPRI, .data.ptr = &g->w_trigger };
+
+		if (fd < 0) {
+			ms_warn(g->ctx, "the host's PSI trigger (%s %llu us per %llu us): %s",
+				c->psi_trigger.kind ? "full" : "some",
+				(unsigned long long)c->psi_trigger.stall_us,
+				(unsigned long long)c->psi_trigger.window_us, strerror(-fd));
+		} else if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+		} else {
+			g->trigger_fd = fd;
+		}
+	}
+	ms_info(g->ctx, "config: report every %u ms, %u bin edges, keepalive %u ms, PSI "
+		"trigger %s", g->interval_ms, g->nr_bin_edges, g->keepalive_ms,
+		g->trigger_fd >= 0 ? "armed" : "none");
+}
+
 static void on_message(struct ms_guest *g, struct ms_msg *m)
 {
+	g->ping_sent_us = 0;
 	if (g->state == G_HELLO_SENT) {
 		struct ms_guest_event ev = { .type = MS_GUEST_EVENT_CONNECTED };
 
@@ -278,6 +463,9 @@ static void on_message(struct ms_guest *g, struct ms_msg *m)
 		return;
 	}
 	switch (m->type) {
+	case MS_MSG_CONFIG:
+		on_config(g, &m->u.config);
+		return;
 	case MS_MSG_RECLAIM_REQUEST:
 		on_reclaim(g, m);
 		return;
@@ -323,13 +511,13 @@ static void on_message(struct ms_guest *g, struct ms_msg *m)
 	}
 }
 
-static void conn_readable(struct ms_guest *g)
+static void conn_readable(struct ms_guest *g, uint32_t events)
 {
 	char why[160];
 	int rr, r;
 
 	rr = ms_conn_read(&g->conn);
-	if (rr < 0 && rr != -ECONNRESET) {
+	if (rr < 0 && rr != -ECONNRESET && rr != -EAGAIN) {
 		disconnect(g, rr, strerror(-rr));
 		return;
 	}
@@ -339,14 +527,28 @@ static void conn_readable(struct ms_guest *g)
 		r = ms_conn_next(&g->conn, &m, why, sizeof(why));
 		if (r == 0)
 			break;
+		if (r == MS_FRAME_SYNC) {
+			/* Serial: the host (re)connected and asks for a new
+			 * session; unless we just started one ourselves. */
+			if (g->state == G_READY) {
+				ms_info(g->ctx, "%s: the host restarted the session", g->endpoint);
+				trigger_close(g);
+				start_session(g);
+			}
+			continue;
+		}
 		if (r < 0) {
+			if (g->conn.dec.sync_mode && r == -EPROTO)
+				continue;       /* garbage on the port: hunting */
 			disconnect(g, r, why);
 			return;
 		}
 		on_message(g, &m);
 		ms_msg_clear(&m);
 	}
-	if (g->state >= G_CONNECTING && (rr == -ECONNRESET || g->conn.eof))
+	/* A serial port's host side went away: POLLHUP, not EOF. */
+	if (g->state >= G_CONNECTING &&
+	    (rr == -ECONNRESET || g->conn.eof || (!g->conn.is_socket && (events & EPOLLHUP))))
 		disconnect(g, -ECONNRESET, "connection closed by the host");
 }
 
@@ -389,12 +591,38 @@ static void read_boot_id(struct ms_ctx *ctx, char *buf, size_t size)
 	free(txt);
 }
 
+static int listen_start(struct ms_guest *g)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &g->w_listen };
+	int fd;
+
+	if (g->ep.kind != MS_ENDPOINT_UNIX && g->ep.kind != MS_ENDPOINT_VSOCK) {
+		ms_err(g->ctx, "guest: listen on %s: want unix:/path or vsock:-1:PORT", g->endpoint);
+		return -EINVAL;
+	}
+	fd = ms_endpoint_listen(&g->ep, 4);
+	if (fd < 0) {
+		ms_err(g->ctx, "guest: listen on %s: %s", g->endpoint, strerror(-fd));
+		return fd;
+	}
+	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	g->lfd = fd;
+	ms_info(g->ctx, "waiting for the host on %s", g->endpoint);
+	return 0;
+}
+
 MS_EXPORT int ms_guest_new(struct ms_guest **out, const struct ms_guest_opts *opts)
 {
-	const char *endpoint, *name, *memcg;
+	const char *endpoint, *listen, *name, *memcg;
 	struct ms_meminfo mi;
 	struct ms_guest *g;
 	uint64_t caps;
+	int r;
 
 	if (!out || !opts || !MS_OPTS_VALID(opts, ms_guest_opts))
 		return -EINVAL;
@@ -402,16 +630,23 @@ MS_EXPORT int ms_guest_new(struct ms_guest **out, const struct ms_guest_opts *op
 	if (!g)
 		return -ENOMEM;
 	g->conn.fd = -1;
-	g->epfd = -1;
+	g->epfd = g->lfd = g->trigger_fd = -1;
+	g->w_listen.kind = MS_WATCH_GUEST_LISTEN;
+	g->w_trigger.kind = MS_WATCH_PSI_TRIGGER;
 	g->ctx = MS_OPTS_GET(opts, ms_guest_opts, ctx, NULL);
 	endpoint = MS_OPTS_GET(opts, ms_guest_opts, connect, NULL);
-	if (!g->ctx || !endpoint || ms_endpoint_parse(endpoint, &g->ep) < 0) {
+	listen = MS_OPTS_GET(opts, ms_guest_opts, listen, NULL);
+	if (!g->ctx || !endpoint == !listen ||
+	    ms_endpoint_parse(endpoint ? endpoint : listen, &g->ep) < 0 ||
+	    (listen && g->ep.kind == MS_ENDPOINT_SERIAL)) {
 		if (g->ctx)
-			ms_err(g->ctx, "guest: bad or missing endpoint '%s' (want unix:/path or "
-			       "vsock:CID:PORT)", endpoint ? endpoint : "");
+			ms_err(g->ctx, "guest: bad or missing endpoint '%s' (want one of connect "
+			       "unix:/path, vsock:2:PORT, serial:/dev/virtio-ports/NAME, or listen "
+			       "unix:/path, vsock:-1:PORT)", endpoint ? endpoint : listen ? listen : "");
 		free(g);
 		return -EINVAL;
 	}
+	g->listening = listen != NULL;
 	ms_endpoint_format(&g->ep, g->endpoint, sizeof(g->endpoint));
 	g->own_interval_ms = MS_OPTS_GET(opts, ms_guest_opts, report_interval_ms, 0);
 	if (!g->own_interval_ms)
@@ -438,6 +673,10 @@ MS_EXPORT int ms_guest_new(struct ms_guest **out, const struct ms_guest_opts *op
 	g->welcome_timeout_ms = MS_OPTS_GET(opts, ms_guest_opts, welcome_timeout_ms, 0);
 	if (!g->welcome_timeout_ms)
 		g->welcome_timeout_ms = 5000;
+	g->host_cid = MS_OPTS_GET(opts, ms_guest_opts, host_cid, 0);
+	g->host_unix_peer = MS_OPTS_GET(opts, ms_guest_opts, host_unix_peer, MS_UNIX_PEER_SAME_UID);
+	g->host_unix_uid = MS_OPTS_GET(opts, ms_guest_opts, host_unix_uid, 0);
+	g->reclaim_floor = MS_OPTS_GET(opts, ms_guest_opts, reclaim_floor_bytes, 0);
 	g->event_fn = MS_OPTS_GET(opts, ms_guest_opts, event_fn, NULL);
 	g->userdata = MS_OPTS_GET(opts, ms_guest_opts, userdata, NULL);
 	memcg = MS_OPTS_GET(opts, ms_guest_opts, reclaim_memcg, NULL);
@@ -473,11 +712,19 @@ MS_EXPORT int ms_guest_new(struct ms_guest **out, const struct ms_guest_opts *op
 
 	g->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (g->epfd < 0) {
-		int err = -errno;
-
+		r = -errno;
 		free(g->reclaim_memcg);
 		free(g);
-		return err;
+		return r;
+	}
+	if (g->listening) {
+		r = listen_start(g);
+		if (r < 0) {
+			close(g->epfd);
+			free(g->reclaim_memcg);
+			free(g);
+			return r;
+		}
 	}
 	g->state = G_DISCONNECTED;
 	g->next_connect_us = 0;     /* first attempt at the first process() */
@@ -496,6 +743,12 @@ MS_EXPORT void ms_guest_free(struct ms_guest *g)
 		ms_conn_send(&g->conn, &m, g->max_frame);
 	}
 	ms_conn_close(&g->conn);
+	trigger_close(g);
+	if (g->lfd >= 0) {
+		if (g->ep.kind == MS_ENDPOINT_UNIX && g->ep.path[0] == '/')
+			unlink(g->ep.path);
+		close(g->lfd);
+	}
 	if (g->epfd >= 0)
 		close(g->epfd);
 	free(g->reclaim_memcg);
@@ -509,20 +762,27 @@ MS_EXPORT int ms_guest_get_fd(struct ms_guest *g)
 
 MS_EXPORT int64_t ms_guest_get_timeout_us(struct ms_guest *g)
 {
-	uint64_t now = ms_now_us(), due;
+	uint64_t now = ms_now_us(), due = UINT64_MAX;
 
 	if (!g)
 		return -1;
-	if (g->state == G_DISCONNECTED)
-		due = g->next_connect_us;
-	else if (g->state == G_READY)
-		due = ms_conn_pending_out(&g->conn)
-			? MS_MIN(g->next_report_us, g->conn.out_since_us + GUEST_WRITE_TIMEOUT_US)
-			: g->next_report_us;
-	else
+	if (g->state == G_DISCONNECTED) {
+		if (!g->listening)
+			due = g->next_connect_us;
+	} else if (g->state == G_READY) {
+		due = g->next_report_us;
+		if (ms_conn_pending_out(&g->conn))
+			due = MS_MIN(due, g->conn.out_since_us + GUEST_WRITE_TIMEOUT_US);
+		if (g->keepalive_ms)
+			due = MS_MIN(due, g->conn.last_rx_us + (uint64_t)g->keepalive_ms * 1000u *
+				     (g->ping_sent_us ? 3 : 1));
+	} else {
 		due = g->welcome_deadline_us;   /* CONNECTING, HELLO_SENT */
+	}
 	if (g->aging_ms && g->next_aging_us < due)
 		due = g->next_aging_us;
+	if (due == UINT64_MAX)
+		return -1;
 	return due <= now ? 0 : (int64_t)(due - now);
 }
 
@@ -531,27 +791,62 @@ MS_EXPORT bool ms_guest_is_connected(struct ms_guest *g)
 	return g && g->state == G_READY;
 }
 
+static void keepalive(struct ms_guest *g, uint64_t now)
+{
+	uint64_t ka = (uint64_t)g->keepalive_ms * 1000u;
+
+	if (g->state != G_READY || !ka)
+		return;
+	if (now - g->conn.last_rx_us >= 3 * ka) {
+		disconnect(g, -ETIMEDOUT, "the host is silent");
+	} else if (now - g->conn.last_rx_us >= ka && !g->ping_sent_us) {
+		struct ms_msg ping = { .type = MS_MSG_PING };
+
+		ping.u.nonce = now;
+		if (send_msg(g, &ping) == 0)
+			g->ping_sent_us = now;
+	}
+}
+
 MS_EXPORT int ms_guest_process(struct ms_guest *g)
 {
-	struct epoll_event evs[4];
+	struct epoll_event evs[8];
+	uint64_t now;
 	int n;
 
 	if (!g)
 		return -EINVAL;
-	if (g->state == G_DISCONNECTED && ms_now_us() >= g->next_connect_us)
+	if (g->state == G_DISCONNECTED && !g->listening && ms_now_us() >= g->next_connect_us)
 		try_connect(g);
 	n = epoll_wait(g->epfd, evs, MS_ARRAY_SIZE(evs), 0);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
-	for (int i = 0; i < n && g->state != G_DISCONNECTED; i++) {
+	for (int i = 0; i < n; i++) {
+		struct ms_watch *w = evs[i].data.ptr;
+
+		if (w->kind == MS_WATCH_GUEST_LISTEN) {
+			accept_host(g);
+			continue;
+		}
+		if (w->kind == MS_WATCH_PSI_TRIGGER) {
+			now = ms_now_us();
+			if (g->state == G_READY &&
+			    now - g->last_trigger_report_us >= GUEST_TRIGGER_MIN_GAP_US) {
+				g->last_trigger_report_us = now;
+				send_report(g, MS_REPORT_PSI_TRIGGER);
+			}
+			continue;
+		}
+		if (g->state == G_DISCONNECTED)
+			continue;
 		if (g->state == G_CONNECTING) {
 			int r = ms_conn_connect_result(&g->conn);
 
 			if (r < 0) {
 				disconnect(g, r, strerror(-r));
-				break;
+				continue;
 			}
-			on_connected(g);
+			start_session(g);
 			continue;
 		}
 		if (evs[i].events & EPOLLOUT) {
@@ -559,13 +854,14 @@ MS_EXPORT int ms_guest_process(struct ms_guest *g)
 
 			if (r < 0) {
 				disconnect(g, r, strerror(-r));
-				break;
+				continue;
 			}
 		}
 		if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-			conn_readable(g);
+			conn_readable(g, evs[i].events);
 	}
-	if (g->aging_ms && ms_now_us() >= g->next_aging_us) {
+	now = ms_now_us();
+	if (g->aging_ms && now >= g->next_aging_us) {
 		int r = ms_lru_mglru_age(g->ctx, NULL);
 
 		g->next_aging_us = ms_now_us() + (uint64_t)g->aging_ms * 1000u;
@@ -575,19 +871,19 @@ MS_EXPORT int ms_guest_process(struct ms_guest *g)
 			g->aging_ms = 0;
 		}
 	}
-	if ((g->state == G_CONNECTING || g->state == G_HELLO_SENT) &&
-	    ms_now_us() >= g->welcome_deadline_us) {
+	if ((g->state == G_CONNECTING || g->state == G_HELLO_SENT) && now >= g->welcome_deadline_us) {
 		char why[64];
 
 		snprintf(why, sizeof(why), "no Welcome within %u ms", g->welcome_timeout_ms);
 		disconnect(g, -ETIMEDOUT, why);
 	}
 	if (g->state == G_READY && ms_conn_pending_out(&g->conn) &&
-	    ms_now_us() - g->conn.out_since_us > GUEST_WRITE_TIMEOUT_US) {
+	    now - g->conn.out_since_us > GUEST_WRITE_TIMEOUT_US) {
 		disconnect(g, -ETIMEDOUT, "the host has not read for 30 s");
 		return 0;
 	}
-	if (g->state == G_READY && ms_now_us() >= g->next_report_us)
+	keepalive(g, now);
+	if (g->state == G_READY && now >= g->next_report_us)
 		send_report(g, MS_REPORT_PERIODIC);
 	return 0;
 }

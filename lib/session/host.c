@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Host session: listeners, one record per guest connection, the Hello /
- * Welcome handshake, Reports, reclaim round trips.  A guest that breaks the
- * protocol loses its connection with a logged reason; the host goes on.
+ * Host session: listeners, connections the host makes itself (virtio-serial
+ * chardevs, hybrid vsock), one record per guest connection, the Hello /
+ * Welcome / Config handshake, Reports, reclaim round trips, keepalive.  The
+ * guest is untrusted: bounded frames and queues, timeouts for every wait,
+ * rate limits, validated values.  A guest that breaks the protocol loses its
+ * connection with a logged, counted reason; the host and the other guests go
+ * on.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <memshare/host.h>
@@ -18,19 +24,33 @@
 #include "conn.h"
 
 #define HOST_MAX_LISTENERS 8
+#define HOST_MAX_LINKS 256
 #define HOST_EVENTS_PER_ROUND 64
+/* How long a listener rests when the process is out of file descriptors. */
+#define LISTENER_PAUSE_US 1000000u
+/* Invalid reports tolerated from one connection before it is dropped. */
+#define HOST_MAX_INVALID_REPORTS 100
+/* The largest age a guest may report (ms): a century. */
+#define HOST_MAX_AGE_MS (100ull * 365 * 24 * 3600 * 1000)
+#define LINK_BACKOFF_MIN_MS 100u
+#define LINK_BACKOFF_MAX_MS 30000u
 
 enum guest_state {
+	GUEST_CONNECTING,              /* host-made: connect in progress */
+	GUEST_HANDSHAKE,               /* host-made hvsock: waiting for "OK n" */
 	GUEST_AWAIT_HELLO,
 	GUEST_READY,
 	GUEST_DEAD,
 };
+
+struct host_link;
 
 struct host_guest {
 	struct host_guest *next;
 	struct ms_conn conn;
 	uint64_t id;
 	enum guest_state state;
+	struct host_link *link;        /* made by ms_host_connect(), or NULL */
 	struct ms_hello hello;
 	struct ms_report report;       /* latest; report.lru owned */
 	bool has_report;
@@ -38,11 +58,19 @@ struct host_guest {
 	uint64_t hello_deadline_us;
 	uint64_t reports;
 	uint64_t last_report_us;
+	double tokens;                 /* report rate limit (token bucket) */
+	uint64_t tokens_us;
+	uint64_t ping_sent_us;         /* keepalive: a Ping is out since */
+	uint64_t reports_rate_dropped;
+	uint64_t reports_invalid;
+	uint64_t unknown_messages;
 	bool reclaim_pending;
 	uint64_t reclaim_id;
 	uint64_t reclaim_requested_bytes;
 	uint64_t reclaim_deadline_us;  /* when the host gives up waiting */
 	uint64_t expired_reclaim_id;   /* timed out: a late answer is dropped */
+	char handshake[64];            /* hvsock reply being read */
+	size_t handshake_len;
 	char gone_reason[160];
 	int gone_err;
 };
@@ -51,18 +79,27 @@ struct host_listener {
 	struct ms_watch watch;
 	int fd;
 	struct ms_endpoint ep;
-	uint64_t paused_until_us;    /* out of fds: not watched until then */
-	uint64_t refused;            /* connections refused (max_guests) */
+	uint64_t paused_until_us;      /* out of fds: not watched until then */
+	uint64_t refused;              /* connections refused (max_guests) */
 };
 
-/* How long a listener rests when the process is out of file descriptors. */
-#define LISTENER_PAUSE_US 1000000u
+/* An endpoint the host connects to and keeps connected. */
+struct host_link {
+	char endpoint[160];
+	struct ms_endpoint ep;
+	struct host_guest *guest;      /* the connection now, or NULL */
+	uint32_t backoff_ms;
+	uint64_t next_try_us;
+	bool removed;
+};
 
 struct ms_host {
 	struct ms_ctx *ctx;
 	int epfd;
 	struct host_listener listeners[HOST_MAX_LISTENERS];
 	size_t nr_listeners;
+	struct host_link *links[HOST_MAX_LINKS];
+	size_t nr_links;
 	struct host_guest *guests;     /* oldest first */
 	size_t nr_guests;
 	uint64_t next_guest_id;
@@ -74,10 +111,38 @@ struct ms_host {
 	uint32_t hello_timeout_ms;
 	uint32_t max_guests;
 	uint32_t reclaim_timeout_ms;
+	uint32_t max_reports_per_s;
+	uint32_t frame_timeout_ms;
+	uint32_t keepalive_ms;
+	bool has_psi_trigger;
+	struct ms_psi_trigger_spec psi_trigger;
+	enum ms_unix_peer unix_peer;
+	uint32_t unix_peer_uid;
+	struct ms_host_stats stats;
+	uint64_t rng;
 	ms_host_event_fn event_fn;
 	void *userdata;
 	struct ms_trace_writer *recorder;
 };
+
+MS_EXPORT const char *ms_host_drop_name(enum ms_host_drop reason)
+{
+	static const char *const names[MS_DROP__COUNT] = {
+		[MS_DROP_CLOSED] = "closed",
+		[MS_DROP_PROTOCOL] = "protocol",
+		[MS_DROP_OVERSIZE] = "oversize",
+		[MS_DROP_HELLO_TIMEOUT] = "hello_timeout",
+		[MS_DROP_FRAME_TIMEOUT] = "frame_timeout",
+		[MS_DROP_SILENT] = "silent",
+		[MS_DROP_NOT_READING] = "not_reading",
+		[MS_DROP_VERSION] = "version",
+		[MS_DROP_REJECTS] = "rejects",
+		[MS_DROP_HOST] = "host",
+		[MS_DROP_IO] = "io",
+	};
+
+	return (unsigned)reason < MS_DROP__COUNT ? names[reason] : "unknown";
+}
 
 static void emit(struct ms_host *h, struct host_guest *g, struct ms_host_event *ev)
 {
@@ -87,10 +152,29 @@ static void emit(struct ms_host *h, struct host_guest *g, struct ms_host_event *
 		h->event_fn(h, ev, h->userdata);
 }
 
+static uint64_t rnd(struct ms_host *h)
+{
+	h->rng ^= h->rng >> 12;
+	h->rng ^= h->rng << 25;
+	h->rng ^= h->rng >> 27;
+	return h->rng * 2685821657736338717ull;
+}
+
+/* A host-made connection is gone: try again after the backoff. */
+static void link_schedule(struct ms_host *h, struct host_link *l)
+{
+	uint64_t delay = l->backoff_ms + rnd(h) % (l->backoff_ms / 4 + 1);
+
+	l->guest = NULL;
+	l->next_try_us = ms_now_us() + delay * 1000u;
+	l->backoff_ms = (uint32_t)MS_MIN((uint64_t)l->backoff_ms * 2, LINK_BACKOFF_MAX_MS);
+}
+
 /* Mark a guest for removal; the record is freed at the end of process(). */
-static void guest_kill(struct ms_host *h, struct host_guest *g, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void guest_kill(struct ms_host *h, struct host_guest *g, int err, const char *fmt, ...)
+static void guest_kill(struct ms_host *h, struct host_guest *g, enum ms_host_drop why, int err,
+		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void guest_kill(struct ms_host *h, struct host_guest *g, enum ms_host_drop why, int err,
+		       const char *fmt, ...)
 {
 	va_list ap;
 
@@ -100,10 +184,11 @@ static void guest_kill(struct ms_host *h, struct host_guest *g, int err, const c
 	vsnprintf(g->gone_reason, sizeof(g->gone_reason), fmt, ap);
 	va_end(ap);
 	g->gone_err = err;
+	h->stats.dropped[why]++;
 	if (err)
-		ms_warn(h->ctx, "guest %llu (%s, %s): dropped: %s",
+		ms_warn(h->ctx, "guest %llu (%s, %s): dropped (%s): %s",
 			(unsigned long long)g->id, g->hello.guest_name[0] ? g->hello.guest_name : "?",
-			g->conn.peer, g->gone_reason);
+			g->conn.peer, ms_host_drop_name(why), g->gone_reason);
 	else
 		ms_info(h->ctx, "guest %llu (%s): gone: %s", (unsigned long long)g->id,
 			g->hello.guest_name[0] ? g->hello.guest_name : "?", g->gone_reason);
@@ -117,6 +202,11 @@ static void guest_kill(struct ms_host *h, struct host_guest *g, int err, const c
 	g->state = GUEST_DEAD;
 	ms_conn_record_gone(&g->conn, g->gone_reason);
 	ms_conn_close(&g->conn);
+	if (g->link) {
+		if (!g->link->removed)
+			link_schedule(h, g->link);
+		g->link = NULL;
+	}
 }
 
 static void guest_free(struct host_guest *g)
@@ -148,10 +238,11 @@ static int send_msg(struct ms_host *h, struct host_guest *g, struct ms_msg *m)
 	int r = ms_conn_send(&g->conn, m, h->max_frame);
 
 	if (r == -ENOBUFS)
-		guest_kill(h, g, r, "guest does not read: output queue over %u bytes",
-			   MS_CONN_OUT_MAX_BYTES);
+		guest_kill(h, g, MS_DROP_NOT_READING, r,
+			   "guest does not read: output queue over %u bytes", MS_CONN_OUT_MAX_BYTES);
 	else if (r < 0)
-		guest_kill(h, g, r, "send %s: %s", ms_msg_type_name(m->type), strerror(-r));
+		guest_kill(h, g, MS_DROP_IO, r, "send %s: %s", ms_msg_type_name(m->type),
+			   strerror(-r));
 	return r;
 }
 
@@ -163,6 +254,19 @@ static void send_error(struct ms_host *h, struct host_guest *g, uint64_t in_repl
 	m.u.error.code = code;
 	ms_strlcpy(m.u.error.message, msg, sizeof(m.u.error.message));
 	send_msg(h, g, &m);
+}
+
+static void send_config(struct ms_host *h, struct host_guest *g)
+{
+	struct ms_msg c = { .type = MS_MSG_CONFIG };
+
+	c.u.config.report_interval_ms = h->report_interval_ms;
+	c.u.config.nr_bin_edges = h->nr_bin_edges;
+	memcpy(c.u.config.bin_edges_ms, h->bin_edges_ms, sizeof(h->bin_edges_ms));
+	c.u.config.has_psi_trigger = h->has_psi_trigger;
+	c.u.config.psi_trigger = h->psi_trigger;
+	c.u.config.keepalive_ms = h->keepalive_ms;
+	send_msg(h, g, &c);
 }
 
 static void on_hello(struct ms_host *h, struct host_guest *g, struct ms_msg *m)
@@ -179,7 +283,7 @@ static void on_hello(struct ms_host *h, struct host_guest *g, struct ms_msg *m)
 			 hello->proto_min, hello->proto_max, MS_PROTO_VERSION_MIN,
 			 MS_PROTO_VERSION_MAX);
 		send_error(h, g, m->seq, EPROTONOSUPPORT, msg);
-		guest_kill(h, g, -EPROTONOSUPPORT, "%s", msg);
+		guest_kill(h, g, MS_DROP_VERSION, -EPROTONOSUPPORT, "%s", msg);
 		return;
 	}
 	version = MS_MIN(hello->proto_max, (uint32_t)MS_PROTO_VERSION_MAX);
@@ -194,40 +298,176 @@ static void on_hello(struct ms_host *h, struct host_guest *g, struct ms_msg *m)
 	memcpy(w.u.welcome.bin_edges_ms, h->bin_edges_ms, sizeof(h->bin_edges_ms));
 	if (send_msg(h, g, &w) < 0)
 		return;
+	send_config(h, g);
+	if (g->state == GUEST_DEAD)
+		return;
 	g->state = GUEST_READY;
+	g->tokens = MS_MAX(2.0, (double)h->max_reports_per_s);
+	g->tokens_us = ms_now_us();
+	if (g->link)
+		g->link->backoff_ms = LINK_BACKOFF_MIN_MS;
 	ms_info(h->ctx, "guest %llu '%s' ready (%s, agent %s, protocol %u)",
 		(unsigned long long)g->id, g->hello.guest_name, g->conn.peer,
 		g->hello.agent_version, version);
 	emit(h, g, &ev);
 }
 
+/* Token bucket: max_reports_per_s, bursts up to as many. */
+static bool report_allowed(struct ms_host *h, struct host_guest *g)
+{
+	double cap = MS_MAX(2.0, (double)h->max_reports_per_s);
+	uint64_t now = ms_now_us();
+
+	g->tokens = MS_MIN(cap, g->tokens + (double)(now - g->tokens_us) / 1e6 *
+					    (double)h->max_reports_per_s);
+	g->tokens_us = now;
+	if (g->tokens < 1.0)
+		return false;
+	g->tokens -= 1.0;
+	return true;
+}
+
+/*
+ * What a Report may claim: figures within the guest's MemTotal, LRU bins
+ * exactly as configured, ages under a century, time not going backwards.
+ * The codec already checked the structure.  NULL or why it is invalid.
+ */
+static const char *report_invalid(struct ms_host *h, struct host_guest *g,
+				  const struct ms_report *rep)
+{
+	const struct ms_meminfo *mi = &rep->meminfo;
+	const uint64_t *f = (const uint64_t *)mi;
+	uint64_t total = mi->total_bytes, lru = 0;
+
+	if (total == 0 || (g->hello.mem_total_bytes != MS_UNKNOWN &&
+			   total > g->hello.mem_total_bytes * 2))
+		return "MemTotal of 0, or far above the guest's own (Hello)";
+	for (size_t i = 0; i < sizeof(*mi) / sizeof(uint64_t); i++) {
+		size_t off = i * sizeof(uint64_t);
+
+		if (off == offsetof(struct ms_meminfo, swap_total_bytes) ||
+		    off == offsetof(struct ms_meminfo, swap_free_bytes))
+			continue;
+		if (f[i] != MS_UNKNOWN && f[i] > total)
+			return "a meminfo figure above MemTotal";
+	}
+	if (g->has_report && rep->mono_us < g->report.mono_us)
+		return "report time went backwards";
+	if (rep->lru) {
+		const struct ms_lru_summary *s = rep->lru;
+		const uint64_t *edges = h->nr_bin_edges ? h->bin_edges_ms : ms_lru_default_bin_edges_ms;
+		uint32_t ne = h->nr_bin_edges ? h->nr_bin_edges : MS_LRU_DEFAULT_NR_BIN_EDGES;
+
+		for (uint32_t i = 0; i < s->nr_nodes; i++) {
+			const struct ms_lru_node *n = &s->nodes[i];
+
+			if (s->source == MS_LRU_SOURCE_MGLRU) {
+				if (n->nr_bins != ne + 1)
+					return "LRU bins other than the configured edges";
+				for (uint32_t j = 0; j < ne; j++)
+					if (n->bins[j].max_age_ms != edges[j])
+						return "LRU bins other than the configured edges";
+			}
+			for (uint32_t j = 0; j < n->nr_bins; j++) {
+				const struct ms_lru_bin *b = &n->bins[j];
+
+				if (b->max_age_ms != MS_UNKNOWN && b->max_age_ms != MS_AGE_INFINITE &&
+				    b->max_age_ms > HOST_MAX_AGE_MS)
+					return "an LRU age over a century";
+				if (b->anon_bytes != MS_UNKNOWN)
+					lru += MS_MIN(b->anon_bytes, total + 1);
+				if (b->file_bytes != MS_UNKNOWN)
+					lru += MS_MIN(b->file_bytes, total + 1);
+				if (lru > total)
+					return "more LRU memory than MemTotal";
+			}
+			if ((n->slab_reclaimable_bytes != MS_UNKNOWN && n->slab_reclaimable_bytes > total) ||
+			    (n->shmem_bytes != MS_UNKNOWN && n->shmem_bytes > total) ||
+			    (n->unevictable_bytes != MS_UNKNOWN && n->unevictable_bytes > total))
+				return "a node figure above MemTotal";
+		}
+	}
+	return NULL;
+}
+
+static void on_report(struct ms_host *h, struct host_guest *g, struct ms_msg *m)
+{
+	struct ms_host_event ev = { .type = MS_HOST_EVENT_REPORT };
+	const char *why;
+
+	if (!report_allowed(h, g)) {
+		/* Dropped, not answered: a flood gets no traffic back. */
+		g->reports_rate_dropped++;
+		h->stats.reports_rate_dropped++;
+		return;
+	}
+	why = report_invalid(h, g, &m->u.report);
+	if (why) {
+		g->reports_invalid++;
+		h->stats.reports_invalid++;
+		if (g->reports_invalid > HOST_MAX_INVALID_REPORTS) {
+			guest_kill(h, g, MS_DROP_REJECTS, -EINVAL, "more than %d invalid reports "
+				   "(last: %s)", HOST_MAX_INVALID_REPORTS, why);
+			return;
+		}
+		ms_warn(h->ctx, "guest %llu '%s': report rejected: %s", (unsigned long long)g->id,
+			g->hello.guest_name, why);
+		send_error(h, g, m->seq, EINVAL, why);
+		return;
+	}
+	free(g->report.lru);
+	g->report = m->u.report;
+	m->u.report.lru = NULL;       /* now owned by the record */
+	g->has_report = true;
+	g->reports++;
+	h->stats.reports++;
+	g->last_report_us = ms_now_us();
+	ev.report = &g->report;
+	emit(h, g, &ev);
+}
+
+/* A guest on a serial port sent a sync marker while ready: its agent
+ * restarted.  The old session ends; the same connection starts anew. */
+static void session_restart(struct ms_host *h, struct host_guest *g)
+{
+	struct ms_host_event ev = { .type = MS_HOST_EVENT_GUEST_GONE,
+				    .reason = "guest agent restarted its session", .err = 0 };
+
+	if (g->state == GUEST_READY)
+		emit(h, g, &ev);
+	h->stats.dropped[MS_DROP_CLOSED]++;
+	free(g->report.lru);
+	memset(&g->report, 0, sizeof(g->report));
+	memset(&g->hello, 0, sizeof(g->hello));
+	g->has_report = false;
+	g->reclaim_pending = false;
+	g->reports = g->reports_invalid = 0;
+	g->id = ++h->next_guest_id;
+	g->conn.record_id = g->id;
+	g->state = GUEST_AWAIT_HELLO;
+	g->connected_us = ms_now_us();
+	g->hello_deadline_us = g->connected_us + (uint64_t)h->hello_timeout_ms * 1000u;
+}
+
 static void on_message(struct ms_host *h, struct host_guest *g, struct ms_msg *m)
 {
 	if (g->state == GUEST_AWAIT_HELLO) {
 		if (m->type != MS_MSG_HELLO) {
-			guest_kill(h, g, -EPROTO, "expected Hello, got %s", ms_msg_type_name(m->type));
+			guest_kill(h, g, MS_DROP_PROTOCOL, -EPROTO, "expected Hello, got %s",
+				   ms_msg_type_name(m->type));
 			return;
 		}
 		on_hello(h, g, m);
 		return;
 	}
+	g->ping_sent_us = 0;
 	switch (m->type) {
 	case MS_MSG_HELLO:
-		guest_kill(h, g, -EPROTO, "second Hello on one connection");
+		guest_kill(h, g, MS_DROP_PROTOCOL, -EPROTO, "second Hello on one connection");
 		return;
-	case MS_MSG_REPORT: {
-		struct ms_host_event ev = { .type = MS_HOST_EVENT_REPORT };
-
-		free(g->report.lru);
-		g->report = m->u.report;
-		m->u.report.lru = NULL;       /* now owned by the record */
-		g->has_report = true;
-		g->reports++;
-		g->last_report_us = ms_now_us();
-		ev.report = &g->report;
-		emit(h, g, &ev);
+	case MS_MSG_REPORT:
+		on_report(h, g, m);
 		return;
-	}
 	case MS_MSG_RECLAIM_RESULT: {
 		struct ms_host_event ev = { .type = MS_HOST_EVENT_RECLAIM_REPLY };
 
@@ -240,7 +480,8 @@ static void on_message(struct ms_host *h, struct host_guest *g, struct ms_msg *m
 			return;
 		}
 		if (!g->reclaim_pending || m->u.reclaim_result.id != g->reclaim_id) {
-			guest_kill(h, g, -EPROTO, "ReclaimResult for request %llu that is not pending",
+			guest_kill(h, g, MS_DROP_PROTOCOL, -EPROTO,
+				   "ReclaimResult for request %llu that is not pending",
 				   (unsigned long long)m->u.reclaim_result.id);
 			return;
 		}
@@ -268,14 +509,16 @@ static void on_message(struct ms_host *h, struct host_guest *g, struct ms_msg *m
 	case MS_MSG_PONG:
 		return;
 	case MS_MSG_GOODBYE:
-		guest_kill(h, g, 0, "Goodbye: %s", m->u.reason[0] ? m->u.reason : "no reason");
+		guest_kill(h, g, MS_DROP_CLOSED, 0, "Goodbye: %s",
+			   m->u.reason[0] ? m->u.reason : "no reason");
 		return;
 	case MS_MSG_UNKNOWN:
 		/* A newer guest: say so, keep the connection. */
+		g->unknown_messages++;
 		send_error(h, g, m->seq, EPROTONOSUPPORT, "unknown message type");
 		return;
 	default:
-		guest_kill(h, g, -EPROTO, "%s is not a guest-to-host message",
+		guest_kill(h, g, MS_DROP_PROTOCOL, -EPROTO, "%s is not a guest-to-host message",
 			   ms_msg_type_name(m->type));
 		return;
 	}
@@ -288,7 +531,7 @@ static void guest_readable(struct ms_host *h, struct host_guest *g)
 
 	rr = ms_conn_read(&g->conn);
 	if (rr < 0 && rr != -ECONNRESET) {
-		guest_kill(h, g, rr, "read: %s", strerror(-rr));
+		guest_kill(h, g, MS_DROP_IO, rr, "read: %s", strerror(-rr));
 		return;
 	}
 	for (;;) {
@@ -297,8 +540,19 @@ static void guest_readable(struct ms_host *h, struct host_guest *g)
 		r = ms_conn_next(&g->conn, &m, why, sizeof(why));
 		if (r == 0)
 			break;
+		if (r == MS_FRAME_SYNC) {
+			/* Serial: the guest (re)starts its session here. */
+			if (g->state == GUEST_READY)
+				session_restart(h, g);
+			continue;
+		}
 		if (r < 0) {
-			guest_kill(h, g, r, "%s", why);
+			if (g->conn.dec.sync_mode && r == -EPROTO && g->state != GUEST_READY) {
+				/* Stale bytes on a serial port: hunt for the marker. */
+				continue;
+			}
+			guest_kill(h, g, r == -EMSGSIZE ? MS_DROP_OVERSIZE : MS_DROP_PROTOCOL, r,
+				   "%s", why);
 			return;
 		}
 		on_message(h, g, &m);
@@ -307,11 +561,41 @@ static void guest_readable(struct ms_host *h, struct host_guest *g)
 			return;
 	}
 	if (rr == -ECONNRESET || g->conn.eof) {
-		if (ms_frame_decoder_pending(&g->conn.dec))
-			guest_kill(h, g, -EPROTO, "connection closed inside a frame");
+		if (ms_frame_decoder_pending(&g->conn.dec) && !g->conn.dec.hunting)
+			guest_kill(h, g, MS_DROP_PROTOCOL, -EPROTO, "connection closed inside a frame");
 		else
-			guest_kill(h, g, 0, "connection closed by the guest");
+			guest_kill(h, g, MS_DROP_CLOSED, 0, "connection closed by the guest");
 	}
+}
+
+static struct host_guest *guest_add(struct ms_host *h, int fd, bool connecting)
+{
+	struct host_guest *g, **tail;
+	int r;
+
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		close(fd);
+		return NULL;
+	}
+	g->id = ++h->next_guest_id;
+	g->connected_us = ms_now_us();
+	g->hello_deadline_us = g->connected_us + (uint64_t)h->hello_timeout_ms * 1000u;
+	r = ms_conn_open(&g->conn, fd, h->epfd, h->max_frame, g, connecting);
+	if (r < 0) {
+		ms_warn(h->ctx, "guest connection: epoll: %s", strerror(-r));
+		free(g);
+		return NULL;
+	}
+	g->conn.recorder = &h->recorder;
+	g->conn.record_id = g->id;
+	g->state = connecting ? GUEST_CONNECTING : GUEST_AWAIT_HELLO;
+	for (tail = &h->guests; *tail; tail = &(*tail)->next)
+		;
+	*tail = g;
+	h->nr_guests++;
+	h->stats.accepted++;
+	return g;
 }
 
 /* Stop watching a listener for a while (EMFILE: accepting again at once
@@ -334,11 +618,28 @@ static void listener_resume(struct ms_host *h, struct host_listener *l)
 		l->paused_until_us = ms_now_us() + LISTENER_PAUSE_US;
 }
 
+/* May this unix peer be a guest? */
+static bool unix_peer_ok(struct ms_host *h, int fd, uint32_t *uid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (h->unix_peer == MS_UNIX_PEER_ANY)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	*uid = cred.uid;
+	if (h->unix_peer == MS_UNIX_PEER_UID)
+		return cred.uid == h->unix_peer_uid;
+	return cred.uid == geteuid();
+}
+
 static void accept_all(struct ms_host *h, struct host_listener *l)
 {
 	for (int i = 0; i < 32; i++) {
-		struct host_guest *g, **tail;
-		int fd = ms_endpoint_accept(l->fd), r;
+		struct host_guest *g;
+		int fd = ms_endpoint_accept(l->fd);
+		uint32_t uid = 0;
 
 		if (fd == -EAGAIN || fd == -EWOULDBLOCK)
 			return;
@@ -350,38 +651,175 @@ static void accept_all(struct ms_host *h, struct host_listener *l)
 			ms_warn(h->ctx, "accept: %s", strerror(-fd));
 			return;
 		}
+		if (l->ep.kind != MS_ENDPOINT_VSOCK && !unix_peer_ok(h, fd, &uid)) {
+			if (h->stats.refused_peer++ % 1000 == 0)
+				ms_warn(h->ctx, "refusing a unix peer with uid %u (allowed: %s); %llu "
+					"refused so far", uid,
+					h->unix_peer == MS_UNIX_PEER_UID ? "unix_peer_uid" : "this uid",
+					(unsigned long long)h->stats.refused_peer);
+			close(fd);
+			continue;
+		}
 		if (h->nr_guests >= h->max_guests) {
 			/* Log the first refusal and then every 1000th. */
 			if (l->refused++ % 1000 == 0)
 				ms_warn(h->ctx, "refusing connections: %u guests connected "
 					"(max_guests); %llu refused so far", h->max_guests,
 					(unsigned long long)l->refused);
+			h->stats.refused_full++;
 			close(fd);
 			continue;
 		}
-		g = calloc(1, sizeof(*g));
-		if (!g) {
-			close(fd);
-			return;
-		}
-		g->id = ++h->next_guest_id;
-		g->connected_us = ms_now_us();
-		g->hello_deadline_us = g->connected_us + (uint64_t)h->hello_timeout_ms * 1000u;
-		r = ms_conn_open(&g->conn, fd, h->epfd, h->max_frame, g, false);
-		if (r < 0) {
-			ms_warn(h->ctx, "accept: epoll: %s", strerror(-r));
-			free(g);
+		g = guest_add(h, fd, false);
+		if (!g)
 			continue;
-		}
-		g->conn.recorder = &h->recorder;
-		g->conn.record_id = g->id;
-		for (tail = &h->guests; *tail; tail = &(*tail)->next)
-			;
-		*tail = g;
-		h->nr_guests++;
+		if (l->ep.kind == MS_ENDPOINT_HVSOCK)
+			ms_endpoint_format(&l->ep, g->conn.peer, sizeof(g->conn.peer));
 		ms_dbg(h->ctx, "guest %llu connected (%s)", (unsigned long long)g->id, g->conn.peer);
 	}
 }
+
+/* ---- connections the host makes ---------------------------------------- */
+
+static void link_connect(struct ms_host *h, struct host_link *l)
+{
+	struct host_guest *g;
+	bool in_progress;
+	int fd;
+
+	fd = ms_endpoint_connect_host(&l->ep, &in_progress);
+	if (fd < 0) {
+		ms_dbg(h->ctx, "connect to %s: %s", l->endpoint, strerror(-fd));
+		link_schedule(h, l);
+		return;
+	}
+	g = guest_add(h, fd, true);
+	if (!g) {
+		link_schedule(h, l);
+		return;
+	}
+	g->link = l;
+	l->guest = g;
+	ms_strlcpy(g->conn.peer, l->endpoint, sizeof(g->conn.peer));
+	if (l->ep.kind == MS_ENDPOINT_SERIAL) {
+		/* Stale bytes may sit in the port: hunt for the guest's marker. */
+		ms_frame_decoder_set_sync(&g->conn.dec, true);
+		ms_frame_decoder_hunt(&g->conn.dec);
+	}
+	/* Unix sockets connect at once; the rest finish on EPOLLOUT. */
+	(void)in_progress;
+}
+
+/* The connect finished (EPOLLOUT): on to the handshake or to Hello. */
+static void link_connected(struct ms_host *h, struct host_guest *g)
+{
+	int r = ms_conn_connect_result(&g->conn);
+
+	ms_strlcpy(g->conn.peer, g->link ? g->link->endpoint : g->conn.peer, sizeof(g->conn.peer));
+	if (r < 0) {
+		guest_kill(h, g, MS_DROP_IO, r, "connect: %s", strerror(-r));
+		return;
+	}
+	if (g->link && g->link->ep.kind == MS_ENDPOINT_HVSOCK) {
+		r = ms_hvsock_send_connect(g->conn.fd, g->link->ep.port);
+		if (r < 0) {
+			guest_kill(h, g, MS_DROP_IO, r, "CONNECT %u: %s", g->link->ep.port,
+				   strerror(-r));
+			return;
+		}
+		g->state = GUEST_HANDSHAKE;
+		return;
+	}
+	g->state = GUEST_AWAIT_HELLO;
+	if (g->link && g->link->ep.kind == MS_ENDPOINT_SERIAL) {
+		/* Ask the guest to (re)start its session: it answers with its
+		 * own marker and a Hello. */
+		r = ms_conn_send_sync(&g->conn);
+		if (r < 0)
+			guest_kill(h, g, MS_DROP_IO, r, "sync: %s", strerror(-r));
+	}
+}
+
+static void link_handshake(struct ms_host *h, struct host_guest *g)
+{
+	int r = ms_hvsock_read_reply(g->conn.fd, g->handshake, sizeof(g->handshake),
+				     &g->handshake_len);
+
+	if (r == 0)
+		return;
+	if (r < 0) {
+		guest_kill(h, g, MS_DROP_IO, r, "hybrid vsock: %s%s%s",
+			   r == -ECONNREFUSED ? "refused" : "malformed answer",
+			   g->handshake_len ? ": " : "", g->handshake_len ? g->handshake : "");
+		return;
+	}
+	ms_dbg(h->ctx, "%s: %s", g->link->endpoint, g->handshake);
+	g->state = GUEST_AWAIT_HELLO;
+	/* Bytes after the reply line (the guest's Hello) are read normally. */
+	guest_readable(h, g);
+}
+
+static struct host_link *link_find(struct ms_host *h, const char *endpoint)
+{
+	for (size_t i = 0; i < h->nr_links; i++)
+		if (strcmp(h->links[i]->endpoint, endpoint) == 0)
+			return h->links[i];
+	return NULL;
+}
+
+MS_EXPORT int ms_host_connect(struct ms_host *h, const char *endpoint)
+{
+	struct host_link *l;
+
+	if (!h || !endpoint || strlen(endpoint) >= sizeof(l->endpoint))
+		return -EINVAL;
+	if (link_find(h, endpoint))
+		return -EEXIST;
+	if (h->nr_links == HOST_MAX_LINKS)
+		return -ENOSPC;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	if (ms_endpoint_parse(endpoint, &l->ep) < 0) {
+		ms_err(h->ctx, "connect: bad endpoint '%s' (want serial:/path, "
+		       "hvsock:/path:PORT, unix:/path or vsock:CID:PORT)", endpoint);
+		free(l);
+		return -EINVAL;
+	}
+	ms_strlcpy(l->endpoint, endpoint, sizeof(l->endpoint));
+	l->backoff_ms = LINK_BACKOFF_MIN_MS;
+	l->next_try_us = 0;          /* at the next process() */
+	h->links[h->nr_links++] = l;
+	h->stats.links = (uint32_t)h->nr_links;
+	ms_info(h->ctx, "will keep a connection to %s", endpoint);
+	return 0;
+}
+
+MS_EXPORT int ms_host_unconnect(struct ms_host *h, const char *endpoint)
+{
+	struct host_link *l;
+
+	if (!h || !endpoint)
+		return -EINVAL;
+	l = link_find(h, endpoint);
+	if (!l)
+		return -ENOENT;
+	l->removed = true;
+	if (l->guest)
+		guest_kill(h, l->guest, MS_DROP_HOST, 0, "the host no longer connects to %s",
+			   endpoint);
+	for (size_t i = 0; i < h->nr_links; i++) {
+		if (h->links[i] == l) {
+			h->links[i] = h->links[--h->nr_links];
+			break;
+		}
+	}
+	free(l);
+	h->stats.links = (uint32_t)h->nr_links;
+	return 0;
+}
+
+/* ---- the handle ------------------------------------------------------------ */
 
 MS_EXPORT int ms_host_listen(struct ms_host *h, const char *endpoint)
 {
@@ -394,8 +832,10 @@ MS_EXPORT int ms_host_listen(struct ms_host *h, const char *endpoint)
 	if (h->nr_listeners == HOST_MAX_LISTENERS)
 		return -ENOSPC;
 	l = &h->listeners[h->nr_listeners];
-	if (ms_endpoint_parse(endpoint, &l->ep) < 0) {
-		ms_err(h->ctx, "listen: bad endpoint '%s' (want unix:/path or vsock:CID:PORT)",
+	memset(l, 0, sizeof(*l));
+	if (ms_endpoint_parse(endpoint, &l->ep) < 0 || l->ep.kind == MS_ENDPOINT_SERIAL) {
+		ms_err(h->ctx, "listen: bad endpoint '%s' (want unix:/path, vsock:CID:PORT or "
+		       "hvsock:/path:PORT; a serial port is connected to, with ms_host_connect)",
 		       endpoint);
 		return -EINVAL;
 	}
@@ -422,6 +862,7 @@ MS_EXPORT int ms_host_listen(struct ms_host *h, const char *endpoint)
 
 MS_EXPORT int ms_host_new(struct ms_host **out, const struct ms_host_opts *opts)
 {
+	const struct ms_psi_trigger_spec *trig;
 	const uint64_t *edges;
 	struct ms_host *h;
 	size_t nedges;
@@ -433,6 +874,7 @@ MS_EXPORT int ms_host_new(struct ms_host **out, const struct ms_host_opts *opts)
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
+	h->epfd = -1;
 	h->ctx = MS_OPTS_GET(opts, ms_host_opts, ctx, NULL);
 	h->report_interval_ms = MS_OPTS_GET(opts, ms_host_opts, report_interval_ms, 0);
 	h->max_frame = MS_OPTS_GET(opts, ms_host_opts, max_frame_bytes, 0);
@@ -447,14 +889,36 @@ MS_EXPORT int ms_host_new(struct ms_host **out, const struct ms_host_opts *opts)
 	h->reclaim_timeout_ms = MS_OPTS_GET(opts, ms_host_opts, reclaim_timeout_ms, 0);
 	if (!h->reclaim_timeout_ms)
 		h->reclaim_timeout_ms = 60000;
+	h->max_reports_per_s = MS_OPTS_GET(opts, ms_host_opts, max_reports_per_s, 0);
+	if (!h->max_reports_per_s)
+		h->max_reports_per_s = 10;
+	h->frame_timeout_ms = MS_OPTS_GET(opts, ms_host_opts, frame_timeout_ms, 0);
+	if (!h->frame_timeout_ms)
+		h->frame_timeout_ms = 10000;
+	h->keepalive_ms = MS_OPTS_GET(opts, ms_host_opts, keepalive_ms, 0);
+	if (!h->keepalive_ms)
+		h->keepalive_ms = 15000;
+	h->unix_peer = MS_OPTS_GET(opts, ms_host_opts, unix_peer, MS_UNIX_PEER_SAME_UID);
+	h->unix_peer_uid = MS_OPTS_GET(opts, ms_host_opts, unix_peer_uid, 0);
 	h->event_fn = MS_OPTS_GET(opts, ms_host_opts, event_fn, NULL);
 	h->userdata = MS_OPTS_GET(opts, ms_host_opts, userdata, NULL);
+	h->rng = ms_now_us() ^ (uintptr_t)h;
+	if (!h->rng)
+		h->rng = 1;
+	trig = MS_OPTS_GET(opts, ms_host_opts, psi_trigger, NULL);
 	edges = MS_OPTS_GET(opts, ms_host_opts, bin_edges_ms, NULL);
 	nedges = MS_OPTS_GET(opts, ms_host_opts, nr_bin_edges, 0);
 	if (h->max_frame < 64 || h->max_frame > MS_FRAME_HARD_MAX_BYTES ||
-	    (edges && nedges > MS_LRU_MAX_BINS - 1)) {
+	    (edges && nedges > MS_LRU_MAX_BINS - 1) || h->unix_peer > MS_UNIX_PEER_UID ||
+	    (trig && (trig->kind > MS_PSI_KIND_FULL || trig->window_us < 500000 ||
+		      trig->window_us > 10000000 || !trig->stall_us ||
+		      trig->stall_us > trig->window_us))) {
 		free(h);
 		return -EINVAL;
+	}
+	if (trig) {
+		h->has_psi_trigger = true;
+		h->psi_trigger = *trig;
 	}
 	for (size_t i = 0; edges && i < nedges; i++) {
 		if (!edges[i] || edges[i] == MS_AGE_INFINITE || (i && edges[i] <= edges[i - 1])) {
@@ -511,10 +975,17 @@ MS_EXPORT void ms_host_free(struct ms_host *h)
 		h->guests = g->next;
 		guest_free(g);
 	}
+	for (size_t i = 0; i < h->nr_links; i++)
+		free(h->links[i]);
 	for (size_t i = 0; i < h->nr_listeners; i++) {
+		struct sockaddr_un sa;
+		socklen_t len = sizeof(sa);
+
+		/* Remove the socket file we made (hvsock: "<uds>_<port>"). */
+		if (getsockname(h->listeners[i].fd, (struct sockaddr *)&sa, &len) == 0 &&
+		    sa.sun_family == AF_UNIX && sa.sun_path[0] == '/')
+			unlink(sa.sun_path);
 		close(h->listeners[i].fd);
-		if (h->listeners[i].ep.kind == MS_ENDPOINT_UNIX && h->listeners[i].ep.path[0] == '/')
-			unlink(h->listeners[i].ep.path);
 	}
 	if (h->epfd >= 0)
 		close(h->epfd);
@@ -527,20 +998,36 @@ MS_EXPORT int ms_host_get_fd(struct ms_host *h)
 	return h ? h->epfd : -EINVAL;
 }
 
+static void keep_min(uint64_t *best, uint64_t t)
+{
+	if (t && t < *best)
+		*best = t;
+}
+
 MS_EXPORT int64_t ms_host_get_timeout_us(struct ms_host *h)
 {
-	uint64_t now = ms_now_us(), best = UINT64_MAX;
+	uint64_t now = ms_now_us(), best = UINT64_MAX, ka;
 
 	if (!h)
 		return -1;
+	ka = (uint64_t)h->keepalive_ms * 1000u;
 	for (size_t i = 0; i < h->nr_listeners; i++)
-		if (h->listeners[i].paused_until_us && h->listeners[i].paused_until_us < best)
-			best = h->listeners[i].paused_until_us;
+		keep_min(&best, h->listeners[i].paused_until_us);
+	for (size_t i = 0; i < h->nr_links; i++)
+		if (!h->links[i]->guest)
+			keep_min(&best, MS_MAX(h->links[i]->next_try_us, 1));
 	for (struct host_guest *g = h->guests; g; g = g->next) {
-		if (g->state == GUEST_AWAIT_HELLO && g->hello_deadline_us < best)
-			best = g->hello_deadline_us;
-		if (g->state == GUEST_READY && g->reclaim_pending && g->reclaim_deadline_us < best)
-			best = g->reclaim_deadline_us;
+		if (g->state == GUEST_DEAD)
+			continue;
+		if (g->state != GUEST_READY)
+			keep_min(&best, g->hello_deadline_us);
+		if (g->conn.partial_since_us)
+			keep_min(&best, g->conn.partial_since_us + (uint64_t)h->frame_timeout_ms * 1000u);
+		if (g->state == GUEST_READY) {
+			if (g->reclaim_pending)
+				keep_min(&best, g->reclaim_deadline_us);
+			keep_min(&best, g->conn.last_rx_us + (g->ping_sent_us ? 3 * ka : ka));
+		}
 	}
 	if (best == UINT64_MAX)
 		return -1;
@@ -563,6 +1050,40 @@ static void reclaim_expire(struct ms_host *h, struct host_guest *g)
 	emit(h, g, &ev);
 }
 
+/* Deadlines: Hello, slow frames, keepalive, reclaim answers. */
+static void check_timers(struct ms_host *h, struct host_guest *g, uint64_t now)
+{
+	uint64_t ka = (uint64_t)h->keepalive_ms * 1000u;
+
+	if (g->state == GUEST_DEAD)
+		return;
+	if (g->state != GUEST_READY && now >= g->hello_deadline_us) {
+		guest_kill(h, g, MS_DROP_HELLO_TIMEOUT, -ETIMEDOUT, "no Hello within %u ms",
+			   h->hello_timeout_ms);
+		return;
+	}
+	if (g->conn.partial_since_us &&
+	    now - g->conn.partial_since_us >= (uint64_t)h->frame_timeout_ms * 1000u) {
+		guest_kill(h, g, MS_DROP_FRAME_TIMEOUT, -ETIMEDOUT,
+			   "a frame begun %u ms ago is still not complete", h->frame_timeout_ms);
+		return;
+	}
+	if (g->state != GUEST_READY)
+		return;
+	if (g->reclaim_pending && now >= g->reclaim_deadline_us)
+		reclaim_expire(h, g);
+	if (now - g->conn.last_rx_us >= 3 * ka) {
+		guest_kill(h, g, MS_DROP_SILENT, -ETIMEDOUT, "silent for %llu ms",
+			   (unsigned long long)((now - g->conn.last_rx_us) / 1000u));
+	} else if (now - g->conn.last_rx_us >= ka && !g->ping_sent_us) {
+		struct ms_msg ping = { .type = MS_MSG_PING };
+
+		ping.u.nonce = now;
+		if (send_msg(h, g, &ping) == 0)
+			g->ping_sent_us = now;
+	}
+}
+
 MS_EXPORT int ms_host_process(struct ms_host *h)
 {
 	struct epoll_event evs[HOST_EVENTS_PER_ROUND];
@@ -579,38 +1100,43 @@ MS_EXPORT int ms_host_process(struct ms_host *h)
 	}
 	for (int i = 0; i < n; i++) {
 		struct ms_watch *w = evs[i].data.ptr;
+		struct host_guest *g;
 
 		if (w->kind == MS_WATCH_LISTENER) {
 			accept_all(h, w->owner);
 			continue;
 		}
-		{
-			struct host_guest *g = w->owner;
-
-			if (g->state == GUEST_DEAD)
-				continue;
-			if (evs[i].events & EPOLLOUT) {
-				int r = ms_conn_flush(&g->conn);
-
-				if (r < 0) {
-					guest_kill(h, g, r, "write: %s", strerror(-r));
-					continue;
-				}
-			}
-			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-				guest_readable(h, g);
+		g = w->owner;
+		if (g->state == GUEST_DEAD)
+			continue;
+		if (g->state == GUEST_CONNECTING) {
+			link_connected(h, g);
+			continue;
 		}
+		if (g->state == GUEST_HANDSHAKE) {
+			link_handshake(h, g);
+			continue;
+		}
+		if (evs[i].events & EPOLLOUT) {
+			int r = ms_conn_flush(&g->conn);
+
+			if (r < 0) {
+				guest_kill(h, g, MS_DROP_IO, r, "write: %s", strerror(-r));
+				continue;
+			}
+		}
+		if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			guest_readable(h, g);
 	}
 	now = ms_now_us();
 	for (size_t i = 0; i < h->nr_listeners; i++)
 		if (h->listeners[i].paused_until_us && now >= h->listeners[i].paused_until_us)
 			listener_resume(h, &h->listeners[i]);
-	for (struct host_guest *g = h->guests; g; g = g->next) {
-		if (g->state == GUEST_AWAIT_HELLO && now >= g->hello_deadline_us)
-			guest_kill(h, g, -ETIMEDOUT, "no Hello within %u ms", h->hello_timeout_ms);
-		if (g->state == GUEST_READY && g->reclaim_pending && now >= g->reclaim_deadline_us)
-			reclaim_expire(h, g);
-	}
+	for (struct host_guest *g = h->guests; g; g = g->next)
+		check_timers(h, g, now);
+	for (size_t i = 0; i < h->nr_links; i++)
+		if (!h->links[i]->guest && now >= h->links[i]->next_try_us)
+			link_connect(h, h->links[i]);
 	reap(h);
 	return 0;
 }
@@ -652,11 +1178,32 @@ MS_EXPORT int ms_host_guest_info(struct ms_host *h, uint64_t id, struct ms_guest
 	out->guest_id = g->id;
 	out->hello = g->hello;
 	ms_strlcpy(out->peer, g->conn.peer, sizeof(out->peer));
-	out->vsock_cid = ms_socket_peer_cid(g->conn.fd);
+	out->vsock_cid = g->conn.is_socket ? ms_socket_peer_cid(g->conn.fd) : 0;
 	out->connected_mono_us = g->connected_us;
 	out->reports = g->reports;
 	out->last_report_mono_us = g->last_report_us;
 	out->reclaim_pending = g->reclaim_pending;
+	out->frames_in = g->conn.frames_in;
+	out->bytes_in = g->conn.bytes_in;
+	out->frames_out = g->conn.frames_out;
+	out->bytes_out = g->conn.bytes_out;
+	out->reports_rate_dropped = g->reports_rate_dropped;
+	out->reports_invalid = g->reports_invalid;
+	out->unknown_messages = g->unknown_messages;
+	out->sync_bytes_dropped = g->conn.dec.discarded;
+	return 0;
+}
+
+MS_EXPORT int ms_host_get_stats(struct ms_host *h, struct ms_host_stats *out)
+{
+	if (!h || !out)
+		return -EINVAL;
+	*out = h->stats;
+	out->links = (uint32_t)h->nr_links;
+	out->links_up = 0;
+	for (size_t i = 0; i < h->nr_links; i++)
+		if (h->links[i]->guest && h->links[i]->guest->state == GUEST_READY)
+			out->links_up++;
 	return 0;
 }
 
@@ -723,6 +1270,6 @@ MS_EXPORT int ms_host_disconnect(struct ms_host *h, uint64_t id, const char *rea
 		return -ENOENT;
 	ms_strlcpy(m.u.reason, reason ? reason : "disconnected by the host", sizeof(m.u.reason));
 	ms_conn_send(&g->conn, &m, h->max_frame);
-	guest_kill(h, g, 0, "disconnected by the host: %s", m.u.reason);
+	guest_kill(h, g, MS_DROP_HOST, 0, "disconnected by the host: %s", m.u.reason);
 	return 0;
 }

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <poll.h>
+#include <strings.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
@@ -41,6 +43,33 @@ int ms_endpoint_parse(const char *text, struct ms_endpoint *ep)
 		memcpy(ep->path, path, n + 1);
 		return 0;
 	}
+	if (strncmp(text, "serial:", 7) == 0) {
+		const char *path = text + 7;
+		size_t n = strlen(path);
+
+		if (n < 2 || n >= sizeof(ep->path) || path[0] != '/')
+			return -EINVAL;
+		ep->kind = MS_ENDPOINT_SERIAL;
+		memcpy(ep->path, path, n + 1);
+		return 0;
+	}
+	if (strncmp(text, "hvsock:", 7) == 0) {
+		const char *path = text + 7, *colon = strrchr(path, ':');
+		size_t n;
+
+		if (!colon || colon == path || path[0] != '/')
+			return -EINVAL;
+		n = (size_t)(colon - path);
+		/* The listening path is "<uds>_<port>": leave room for it. */
+		if (n + 12 >= sizeof(ep->path))
+			return -EINVAL;
+		memcpy(ep->path, path, n);
+		ep->path[n] = '\0';
+		if (parse_u32(colon + 1, &ep->port) < 0 || ep->port == VMADDR_PORT_ANY)
+			return -EINVAL;
+		ep->kind = MS_ENDPOINT_HVSOCK;
+		return 0;
+	}
 	if (strncmp(text, "vsock:", 6) == 0) {
 		char cid[16];
 		const char *colon = strrchr(text + 6, ':');
@@ -69,24 +98,41 @@ void ms_endpoint_format(const struct ms_endpoint *ep, char *buf, size_t size)
 {
 	if (ep->kind == MS_ENDPOINT_UNIX)
 		snprintf(buf, size, "unix:%s", ep->path);
+	else if (ep->kind == MS_ENDPOINT_SERIAL)
+		snprintf(buf, size, "serial:%s", ep->path);
+	else if (ep->kind == MS_ENDPOINT_HVSOCK)
+		snprintf(buf, size, "hvsock:%s:%u", ep->path, ep->port);
 	else if (ep->cid == VMADDR_CID_ANY)
 		snprintf(buf, size, "vsock:-1:%u", ep->port);
 	else
 		snprintf(buf, size, "vsock:%u:%u", ep->cid, ep->port);
 }
 
-static socklen_t unix_addr(const struct ms_endpoint *ep, struct sockaddr_un *sa)
+static socklen_t unix_addr_path(const char *path, struct sockaddr_un *sa)
 {
-	size_t n = strlen(ep->path);
+	size_t n = strnlen(path, sizeof(sa->sun_path) - 1);
 
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
-	memcpy(sa->sun_path, ep->path, n);
-	if (ep->path[0] == '@') {
+	memcpy(sa->sun_path, path, n);
+	if (path[0] == '@') {
 		sa->sun_path[0] = '\0';       /* abstract namespace */
 		return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
 	}
 	return (socklen_t)sizeof(*sa);
+}
+
+/* The unix address an endpoint listens on: its path, or for hvsock the
+ * "<uds>_<port>" Firecracker and Cloud Hypervisor connect guests to. */
+static socklen_t unix_addr(const struct ms_endpoint *ep, struct sockaddr_un *sa)
+{
+	char path[sizeof(sa->sun_path) + 16];
+
+	if (ep->kind == MS_ENDPOINT_HVSOCK) {
+		snprintf(path, sizeof(path), "%s_%u", ep->path, ep->port);
+		return unix_addr_path(path, sa);
+	}
+	return unix_addr_path(ep->path, sa);
 }
 
 static socklen_t vsock_addr(const struct ms_endpoint *ep, struct sockaddr_vm *sa)
@@ -123,7 +169,9 @@ int ms_endpoint_listen(const struct ms_endpoint *ep, int backlog)
 	socklen_t len;
 	int fd, family;
 
-	if (ep->kind == MS_ENDPOINT_UNIX) {
+	if (ep->kind == MS_ENDPOINT_SERIAL)
+		return -EOPNOTSUPP;       /* a port is opened, not listened on */
+	if (ep->kind == MS_ENDPOINT_UNIX || ep->kind == MS_ENDPOINT_HVSOCK) {
 		family = AF_UNIX;
 		len = unix_addr(ep, &a.un);
 	} else {
@@ -138,15 +186,16 @@ int ms_endpoint_listen(const struct ms_endpoint *ep, int backlog)
 		struct stat st;
 
 		/* Something that is not a socket is in the way: say so. */
-		if (err == -EADDRINUSE && family == AF_UNIX && ep->path[0] != '@' &&
-		    lstat(ep->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		if (err == -EADDRINUSE && family == AF_UNIX && a.un.sun_path[0] &&
+		    lstat(a.un.sun_path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
 			close(fd);
 			return -EEXIST;
 		}
 
-		if (err == -EADDRINUSE && family == AF_UNIX && ep->path[0] != '@' &&
-		    lstat(ep->path, &st) == 0 && S_ISSOCK(st.st_mode) && !unix_in_use(&a.un, len) &&
-		    unlink(ep->path) == 0 && bind(fd, &a.sa, len) == 0)
+		if (err == -EADDRINUSE && family == AF_UNIX && a.un.sun_path[0] &&
+		    lstat(a.un.sun_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+		    !unix_in_use(&a.un, len) && unlink(a.un.sun_path) == 0 &&
+		    bind(fd, &a.sa, len) == 0)
 			goto bound;
 		close(fd);
 		return err;
@@ -161,28 +210,14 @@ bound:
 	return fd;
 }
 
-int ms_endpoint_connect(const struct ms_endpoint *ep, bool *in_progress)
+static int connect_socket(int family, const struct sockaddr *sa, socklen_t len, bool *in_progress)
 {
-	union {
-		struct sockaddr sa;
-		struct sockaddr_un un;
-		struct sockaddr_vm vm;
-	} a;
-	socklen_t len;
-	int fd, family;
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	*in_progress = false;
-	if (ep->kind == MS_ENDPOINT_UNIX) {
-		family = AF_UNIX;
-		len = unix_addr(ep, &a.un);
-	} else {
-		family = AF_VSOCK;
-		len = vsock_addr(ep, &a.vm);
-	}
-	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, &a.sa, len) < 0) {
+	if (connect(fd, sa, len) < 0) {
 		int err = -errno;
 
 		if (err == -EINPROGRESS) {
@@ -193,6 +228,92 @@ int ms_endpoint_connect(const struct ms_endpoint *ep, bool *in_progress)
 		return err;
 	}
 	return fd;
+}
+
+int ms_endpoint_connect(const struct ms_endpoint *ep, bool *in_progress)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_un un;
+		struct sockaddr_vm vm;
+	} a;
+	socklen_t len;
+	int fd;
+
+	*in_progress = false;
+	switch (ep->kind) {
+	case MS_ENDPOINT_SERIAL:
+		/* A guest's virtio-serial port: a character device. */
+		fd = open(ep->path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		return fd < 0 ? -errno : fd;
+	case MS_ENDPOINT_HVSOCK:
+		len = unix_addr_path(ep->path, &a.un);
+		return connect_socket(AF_UNIX, &a.sa, len, in_progress);
+	case MS_ENDPOINT_UNIX:
+		len = unix_addr(ep, &a.un);
+		return connect_socket(AF_UNIX, &a.sa, len, in_progress);
+	case MS_ENDPOINT_VSOCK:
+		len = vsock_addr(ep, &a.vm);
+		return connect_socket(AF_VSOCK, &a.sa, len, in_progress);
+	}
+	return -EINVAL;
+}
+
+int ms_endpoint_connect_host(const struct ms_endpoint *ep, bool *in_progress)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_un un;
+	} a;
+	socklen_t len;
+
+	/* The host side of a virtio-serial port is its chardev's socket. */
+	if (ep->kind == MS_ENDPOINT_SERIAL) {
+		len = unix_addr_path(ep->path, &a.un);
+		return connect_socket(AF_UNIX, &a.sa, len, in_progress);
+	}
+	return ms_endpoint_connect(ep, in_progress);
+}
+
+int ms_hvsock_send_connect(int fd, uint32_t port)
+{
+	char line[32];
+	int len = snprintf(line, sizeof(line), "CONNECT %u\n", port);
+	ssize_t n = send(fd, line, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	return n == len ? 0 : n < 0 ? -errno : -EIO;
+}
+
+int ms_hvsock_read_reply(int fd, char *line, size_t size, size_t *n)
+{
+	/* Byte by byte: what follows '\n' is the guest's stream, not ours. */
+	while (*n < size - 1) {
+		ssize_t k = recv(fd, &line[*n], 1, MSG_DONTWAIT);
+
+		if (k == 0)
+			return -ECONNREFUSED;      /* the VMM closed: refused */
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -ECONNREFUSED;
+		}
+		if (line[*n] != '\n') {
+			(*n)++;
+			continue;
+		}
+		line[*n] = '\0';
+		if (*n && line[*n - 1] == '\r')
+			line[*n - 1] = '\0';
+		if (strncasecmp(line, "OK ", 3) != 0)
+			return -ECONNREFUSED;
+		if (!line[3])
+			return -EPROTO;
+		for (const char *c = line + 3; *c; c++)
+			if (*c < '0' || *c > '9')
+				return -EPROTO;
+		return 1;
+	}
+	return -EPROTO;             /* a line that never ends */
 }
 
 int ms_endpoint_accept(int listen_fd)

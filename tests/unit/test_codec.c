@@ -225,6 +225,23 @@ static void check_msg_eq(const struct ms_msg *a, const struct ms_msg *b)
 		ck_assert_uint_eq(x->result.freed_anon_bytes, y->result.freed_anon_bytes);
 		ck_assert_uint_eq(x->result.freed_slab_bytes, y->result.freed_slab_bytes);
 		ck_assert_uint_eq(x->result.duration_us, y->result.duration_us);
+		ck_assert_uint_eq(x->result.capped_bytes, y->result.capped_bytes);
+		break;
+	}
+	case MS_MSG_CONFIG: {
+		const struct ms_config *x = &a->u.config, *y = &b->u.config;
+
+		ck_assert_uint_eq(x->report_interval_ms, y->report_interval_ms);
+		ck_assert_uint_eq(x->keepalive_ms, y->keepalive_ms);
+		ck_assert_uint_eq(x->nr_bin_edges, y->nr_bin_edges);
+		for (uint32_t i = 0; i < x->nr_bin_edges; i++)
+			ck_assert_uint_eq(x->bin_edges_ms[i], y->bin_edges_ms[i]);
+		ck_assert_int_eq(x->has_psi_trigger, y->has_psi_trigger);
+		if (x->has_psi_trigger) {
+			ck_assert_uint_eq(x->psi_trigger.kind, y->psi_trigger.kind);
+			ck_assert_uint_eq(x->psi_trigger.stall_us, y->psi_trigger.stall_us);
+			ck_assert_uint_eq(x->psi_trigger.window_us, y->psi_trigger.window_us);
+		}
 		break;
 	}
 	case MS_MSG_ERROR:
@@ -614,6 +631,70 @@ START_TEST(test_roundtrip_small)
 	memset(m.u.reason, 'r', sizeof(m.u.reason) - 1);
 	m.u.reason[sizeof(m.u.reason) - 1] = '\0';
 	roundtrip_eq(&m);
+}
+END_TEST
+
+START_TEST(test_roundtrip_config)
+{
+	struct ms_msg m, out;
+	char why[160];
+	uint8_t *buf;
+	size_t len;
+
+	msg_init(&m, MS_MSG_CONFIG);
+	roundtrip_eq(&m);                      /* all defaults: nothing set */
+	m.u.config.report_interval_ms = 250;
+	m.u.config.keepalive_ms = 15000;
+	m.u.config.nr_bin_edges = 3;
+	m.u.config.bin_edges_ms[0] = 1000;
+	m.u.config.bin_edges_ms[1] = 60000;
+	m.u.config.bin_edges_ms[2] = 120000;
+	m.u.config.has_psi_trigger = true;
+	m.u.config.psi_trigger.kind = MS_PSI_KIND_FULL;
+	m.u.config.psi_trigger.stall_us = 150000;
+	m.u.config.psi_trigger.window_us = 2000000;
+	roundtrip_eq(&m);
+
+	/* What a host must not send, and a guest refuses. */
+	{
+		static const struct {
+			uint32_t kind;
+			uint64_t stall, window;
+		} bad[] = {
+			{ 2, 100000, 2000000 },        /* neither some nor full */
+			{ 0, 0, 2000000 },             /* no threshold */
+			{ 0, 3000000, 2000000 },       /* threshold above the window */
+			{ 0, 100000, 400000 },         /* window under 500 ms */
+			{ 0, 100000, 20000000 },       /* window over 10 s */
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			m.u.config.psi_trigger.kind = bad[i].kind;
+			m.u.config.psi_trigger.stall_us = bad[i].stall;
+			m.u.config.psi_trigger.window_us = bad[i].window;
+			m.version = 1;
+			m.seq = 1;
+			ck_assert_int_eq(ms_msg_encode(&m, 65536, &buf, &len), 0);
+			ck_assert_int_eq(ms_msg_decode(buf + 4, len - 4, &out, why, sizeof(why)),
+					 -EPROTO);
+			ck_assert_str_eq(why, "Config PSI trigger out of range");
+			free(buf);
+		}
+	}
+	m.u.config.has_psi_trigger = false;
+	m.u.config.report_interval_ms = 5;
+	ck_assert_int_eq(ms_msg_encode(&m, 65536, &buf, &len), 0);
+	ck_assert_int_eq(ms_msg_decode(buf + 4, len - 4, &out, why, sizeof(why)), -EPROTO);
+	free(buf);
+	m.u.config.report_interval_ms = 100;
+	m.u.config.bin_edges_ms[1] = 500;             /* not ascending */
+	ck_assert_int_eq(ms_msg_encode(&m, 65536, &buf, &len), 0);
+	ck_assert_int_eq(ms_msg_decode(buf + 4, len - 4, &out, why, sizeof(why)), -EPROTO);
+	ck_assert_str_eq(why, "Config bin edges not ascending");
+	free(buf);
+	m.u.config.nr_bin_edges = MS_LRU_MAX_BINS;
+	ck_assert_int_eq(ms_msg_encode(&m, 65536, &buf, &len), -EINVAL);
+	ck_assert_str_eq(ms_msg_type_name(MS_MSG_CONFIG), "Config");
 }
 END_TEST
 
@@ -2177,6 +2258,7 @@ static Suite *codec_suite(void)
 	tcase_add_test(tc, test_roundtrip_report_classic);
 	tcase_add_test(tc, test_roundtrip_reclaim);
 	tcase_add_test(tc, test_roundtrip_small);
+	tcase_add_test(tc, test_roundtrip_config);
 	tcase_add_test(tc, test_encode_invalid);
 	suite_add_tcase(s, tc);
 

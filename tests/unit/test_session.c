@@ -512,6 +512,10 @@ static uint64_t raw_ready(struct raw *r, const char *name)
 	ck_assert_int_eq(raw_recv(r, 2000), MS_MSG_WELCOME);
 	ck_assert_uint_eq(r->msg.in_reply_to, 1);
 	ck_assert_uint_eq(r->msg.u.welcome.proto_version, 1);
+	/* The host's settings follow the Welcome at once. */
+	ck_assert_int_eq(raw_recv(r, 2000), MS_MSG_CONFIG);
+	ck_assert_uint_eq(r->msg.u.config.keepalive_ms, 15000);
+	ck_assert(!r->msg.u.config.has_psi_trigger);
 	ck_assert_uint_eq(W.h_ready, ready + 1);
 	if (*name)
 		ck_assert_str_eq(W.last_ready_name, name);
@@ -1304,7 +1308,8 @@ START_TEST(hostile_slowloris)
 	ck_assert_msg(contains(W.hlog.all, "no Hello within 300 ms"), "log: %s", W.hlog.all);
 	ck_assert_uint_eq(W.h_ready, 1);
 	ck_assert_uint_eq(W.h_gone, 0);
-	ck_assert_int_eq(ms_host_get_timeout_us(W.host), -1);
+	/* Only the honest guest's keepalive (15 s) is left to wait for. */
+	ck_assert_int_gt(ms_host_get_timeout_us(W.host), 10000000);
 	honest_keeps_going(honest);
 }
 END_TEST

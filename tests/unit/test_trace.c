@@ -703,6 +703,10 @@ START_TEST(host_recording)
 			ck_assert_int_eq(rec.dir, MS_TRACE_TO_GUEST);
 			ck_assert_int_eq(rec.msg, MS_TRACE_MSG_WELCOME);
 			ck_assert_uint_eq(rec.welcome->report_interval_ms, 50);
+		} else if (i == 2) {
+			/* Config, recorded as an opaque host frame. */
+			ck_assert_int_eq(rec.dir, MS_TRACE_TO_GUEST);
+			ck_assert_int_eq(rec.msg, MS_TRACE_MSG_OTHER);
 		} else if (rec.dir == MS_TRACE_GUEST_GONE) {
 			/* The last record. */
 			ck_assert_str_eq(rec.text, w.gone_reason);
@@ -719,7 +723,7 @@ START_TEST(host_recording)
 			ck_assert_int_eq(rec.report->lru->source, MS_LRU_SOURCE_MGLRU);
 			reports++;
 		} else {
-			/* Goodbye, the only other frame here, comes last. */
+			/* Goodbye, the only other guest frame here, comes last. */
 			ck_assert_int_eq(rec.msg, MS_TRACE_MSG_OTHER);
 			ck_assert_int_eq(rec.dir, MS_TRACE_FROM_GUEST);
 			others++;
@@ -734,7 +738,7 @@ START_TEST(host_recording)
 	/* The guest's Goodbye, and the host's reason for the end. */
 	ck_assert_uint_eq(others, 1);
 	ck_assert_str_eq(w.gone_reason, "Goodbye: guest agent stopping");
-	ck_assert_int_eq(i, 2 + (int)reports + (int)others);
+	ck_assert_int_eq(i, 3 + (int)reports + (int)others);
 	ms_trace_close(t);
 	ms_ctx_free(gctx);
 	ms_ctx_free(hctx);
