@@ -446,6 +446,23 @@ static void print_guest(json_object *g)
 	       (unsigned long long)msj_get_u64(g, "reports"),
 	       (unsigned long long)msj_get_u64(g, "last_report_age_ms"),
 	       caps ? json_object_to_json_string_ext(caps, JSON_C_TO_STRING_PLAIN) : "[]");
+	{
+		json_object *t = NULL, *rj = NULL;
+
+		json_object_object_get_ex(g, "traffic", &t);
+		json_object_object_get_ex(g, "rejected", &rj);
+		if (t && rj)
+			printf("  traffic   in %llu frames / %s, out %llu / %s; reconnects %llu; "
+			       "refused: %llu invalid reports, %llu over the rate, %llu unknown\n",
+			       (unsigned long long)msj_get_u64(t, "frames_in"),
+			       cli_fmt_bytes(msj_get_u64(t, "bytes_in"), a, sizeof(a)),
+			       (unsigned long long)msj_get_u64(t, "frames_out"),
+			       cli_fmt_bytes(msj_get_u64(t, "bytes_out"), b, sizeof(b)),
+			       (unsigned long long)msj_get_u64(g, "reconnects"),
+			       (unsigned long long)msj_get_u64(rj, "reports_invalid"),
+			       (unsigned long long)msj_get_u64(rj, "reports_rate_limited"),
+			       (unsigned long long)msj_get_u64(rj, "unknown_messages"));
+	}
 	if (!rep) {
 		printf("  no report yet\n");
 		return;
@@ -484,7 +501,7 @@ static void print_guest(json_object *g)
 
 static void print_host(json_object *resp)
 {
-	json_object *h = NULL, *pol = NULL, *nodes = NULL, *acts = NULL;
+	json_object *h = NULL, *pol = NULL, *nodes = NULL, *acts = NULL, *ag = NULL;
 	char a[32], b[32], p[32];
 
 	if (json_object_object_get_ex(resp, "host", &h) && h) {
@@ -505,6 +522,27 @@ static void print_host(json_object *resp)
 				       cli_fmt_bytes(msj_get_u64(nd, "total_bytes"), a, sizeof(a)),
 				       cli_fmt_bytes(msj_get_u64(nd, "free_bytes"), b, sizeof(b)));
 			}
+	}
+	if (json_object_object_get_ex(resp, "agents", &ag) && ag) {
+		json_object *dr = NULL;
+
+		printf("agents    %llu connections, %llu refused (peer), %llu refused (full), "
+		       "%llu reports", (unsigned long long)msj_get_u64(ag, "accepted"),
+		       (unsigned long long)msj_get_u64(ag, "refused_peer"),
+		       (unsigned long long)msj_get_u64(ag, "refused_full"),
+		       (unsigned long long)msj_get_u64(ag, "reports"));
+		if (json_object_object_get_ex(ag, "dropped", &dr) && dr) {
+			const char *sep = "; dropped:";
+
+			json_object_object_foreach(dr, why, nv) {
+				if (json_object_get_uint64(nv)) {
+					printf("%s %s %llu", sep, why,
+					       (unsigned long long)json_object_get_uint64(nv));
+					sep = ",";
+				}
+			}
+		}
+		printf("\n");
 	}
 	if (json_object_object_get_ex(resp, "policy", &pol) && pol) {
 		printf("policy    %s%s, every %llu ms, %llu rounds, %llu actions\n",

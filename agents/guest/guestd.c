@@ -21,12 +21,18 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: memshare-guestd --connect ENDPOINT [OPTIONS]\n"
+		"Usage: memshare-guestd --connect ENDPOINT|--listen ENDPOINT [OPTIONS]\n"
 		"\n"
 		"Report this machine's memory pressure and LRU ages to memshare-hostd and\n"
 		"execute its reclaim requests.\n"
 		"\n"
-		"  -c, --connect ENDPOINT   host agent: unix:/path or vsock:2:PORT\n"
+		"  -c, --connect ENDPOINT   host agent: vsock:2:PORT, serial:/dev/virtio-ports/NAME\n"
+		"                           or unix:/path\n"
+		"  -l, --listen ENDPOINT    wait for the host instead: vsock:-1:PORT (hybrid vsock\n"
+		"                           of Firecracker / Cloud Hypervisor) or unix:/path\n"
+		"      --host-cid CID       listening on vsock: the host's CID (default 2)\n"
+		"      --host-uid UID|any   unix: the host agent's uid (default: our own uid)\n"
+		"      --reclaim-floor BYTES  never reclaim page cache below this (e.g. 256M)\n"
 		"  -n, --name NAME          guest name in Hello (default: hostname)\n"
 		"  -i, --interval-ms N      report interval in ms unless the host sets one\n"
 		"                           (default 1000)\n"
@@ -46,20 +52,27 @@ static void on_event(struct ms_guest *g, const struct ms_guest_event *ev, void *
 	(void)userdata;
 	if (ev->type == MS_GUEST_EVENT_RECLAIM_DONE)
 		fprintf(stderr, "memshare-guestd: reclaim %llu: %s, freed %llu bytes "
-			"(file %llu, anon %llu, slab %llu) in %llu us\n",
+			"(file %llu, anon %llu, slab %llu) in %llu us%s%llu%s\n",
 			(unsigned long long)ev->reply->id,
 			ev->reply->result.status ? strerror(-ev->reply->result.status) : "ok",
 			(unsigned long long)ev->reply->result.freed_bytes,
 			(unsigned long long)ev->reply->result.freed_file_bytes,
 			(unsigned long long)ev->reply->result.freed_anon_bytes,
 			(unsigned long long)ev->reply->result.freed_slab_bytes,
-			(unsigned long long)ev->reply->result.duration_us);
+			(unsigned long long)ev->reply->result.duration_us,
+			ev->reply->result.capped_bytes ? " (request capped by " : "",
+			(unsigned long long)ev->reply->result.capped_bytes,
+			ev->reply->result.capped_bytes ? " bytes: reclaim floor)" : "");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "connect", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "host-cid", required_argument, NULL, 'C' },
+		{ "host-uid", required_argument, NULL, 'U' },
+		{ "reclaim-floor", required_argument, NULL, 'F' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "interval-ms", required_argument, NULL, 'i' },
 		{ "sysroot", required_argument, NULL, 'r' },
@@ -72,15 +85,17 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	const char *connect = NULL, *name = NULL, *sysroot = NULL, *memcg = NULL;
+	const char *connect = NULL, *listen = NULL, *name = NULL, *sysroot = NULL, *memcg = NULL;
 	enum ms_lru_source source = MS_LRU_SOURCE_AUTO;
-	uint32_t interval_ms = 0, aging_ms = 0;
+	enum ms_unix_peer host_peer = MS_UNIX_PEER_SAME_UID;
+	uint32_t interval_ms = 0, aging_ms = 0, host_cid = 0, host_uid = 0;
+	uint64_t floor_bytes = 0;
 	bool once = false;
 	int verbose = 0, c, r, sfd;
 	struct ms_guest *guest = NULL;
 	struct ms_ctx *ctx = NULL;
 
-	while ((c = getopt_long(argc, argv, "c:n:i:r:m:s:a:vhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:l:n:i:r:m:s:a:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			if (cli_parse_u32(optarg, &aging_ms) < 0 ||
@@ -94,6 +109,35 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			connect = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'C':
+			if (cli_parse_u32(optarg, &host_cid) < 0 || host_cid == 0 ||
+			    host_cid == UINT32_MAX) {
+				fprintf(stderr, "memshare-guestd: --host-cid wants a CID (1, 2, ...), "
+					"got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'U':
+			if (strcmp(optarg, "any") == 0) {
+				host_peer = MS_UNIX_PEER_ANY;
+			} else if (cli_parse_u32(optarg, &host_uid) == 0) {
+				host_peer = MS_UNIX_PEER_UID;
+			} else {
+				fprintf(stderr, "memshare-guestd: --host-uid wants a uid or 'any', "
+					"got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'F':
+			if (cli_parse_bytes(optarg, &floor_bytes) < 0) {
+				fprintf(stderr, "memshare-guestd: --reclaim-floor wants a size such as "
+					"268435456 or 256M, got '%s'\n", optarg);
+				return 2;
+			}
 			break;
 		case 'n':
 			name = optarg;
@@ -140,13 +184,19 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc || (!connect && !once)) {
+	if (optind < argc || (!connect && !listen && !once) || (connect && listen)) {
 		usage(stderr);
 		return 2;
 	}
-	if (connect && strncmp(connect, "unix:", 5) && strncmp(connect, "vsock:", 6)) {
-		fprintf(stderr, "memshare-guestd: --connect %s: want unix:/path, unix:@name or "
-			"vsock:CID:PORT (vsock:2:PORT for the host of a VM)\n", connect);
+	if (connect && strncmp(connect, "unix:", 5) && strncmp(connect, "vsock:", 6) &&
+	    strncmp(connect, "serial:", 7)) {
+		fprintf(stderr, "memshare-guestd: --connect %s: want vsock:2:PORT (the host of "
+			"a VM), serial:/dev/virtio-ports/NAME, unix:/path or unix:@name\n", connect);
+		return 2;
+	}
+	if (listen && strncmp(listen, "unix:", 5) && strncmp(listen, "vsock:", 6)) {
+		fprintf(stderr, "memshare-guestd: --listen %s: want vsock:-1:PORT or "
+			"unix:/path\n", listen);
 		return 2;
 	}
 	if (memcg && strstr(memcg, "..")) {
@@ -184,9 +234,11 @@ int main(int argc, char **argv)
 				"until it exists\n", path, strerror(errno));
 	}
 
-	MS_OPTS(ms_guest_opts, gopts, .ctx = ctx, .connect = connect, .name = name,
-		.report_interval_ms = interval_ms, .lru_source = source, .reclaim_memcg = memcg,
-		.mglru_aging_ms = aging_ms, .event_fn = on_event);
+	MS_OPTS(ms_guest_opts, gopts, .ctx = ctx, .connect = connect, .listen = listen,
+		.name = name, .report_interval_ms = interval_ms, .lru_source = source,
+		.reclaim_memcg = memcg, .mglru_aging_ms = aging_ms, .event_fn = on_event,
+		.host_cid = host_cid, .host_unix_peer = host_peer, .host_unix_uid = host_uid,
+		.reclaim_floor_bytes = floor_bytes);
 	r = ms_guest_new(&guest, &gopts);
 	if (r < 0) {
 		fprintf(stderr, "memshare-guestd: %s\n", strerror(-r));
@@ -200,7 +252,8 @@ int main(int argc, char **argv)
 		ms_ctx_free(ctx);
 		return 1;
 	}
-	fprintf(stderr, "memshare-guestd %s: connecting to %s\n", ms_version(), connect);
+	fprintf(stderr, "memshare-guestd %s: %s %s\n", ms_version(),
+		connect ? "connecting to" : "listening on", connect ? connect : listen);
 
 	for (;;) {
 		struct pollfd pfd[2] = {

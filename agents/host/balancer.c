@@ -191,6 +191,7 @@ void balancer_round(struct hostd *d)
 		if (!doms)
 			return;
 		ndom = ms_libvirt_list(d->lv, doms, ndom);
+		hostd_sync_channels(d, doms, ndom);
 	}
 #endif
 	agents = calloc(nagents ? nagents : 1, sizeof(*agents));
@@ -207,21 +208,14 @@ void balancer_round(struct hostd *d)
 	for (size_t i = 0; i < ndom; i++) {
 		const struct ms_domain_info *dom = &doms[i];
 		struct ms_policy_guest *g = &gs[n];
+		size_t k;
 
 		if (!dom->active)
 			continue;
-		/* The domain's agent: by vsock CID (the kernel's word), else
-		 * by name (unix sockets: the agent's own claim). */
-		for (size_t k = 0; k < nagents && !tg[n].agent_id; k++) {
-			struct ms_guest_info gi;
-
-			if (used[k] || ms_host_guest_info(d->host, agents[k], &gi) < 0)
-				continue;
-			if ((dom->vsock_cid && gi.vsock_cid == dom->vsock_cid) ||
-			    (!gi.vsock_cid && strcmp(gi.hello.guest_name, dom->name) == 0)) {
-				tg[n].agent_id = agents[k];
-				used[k] = true;
-			}
+		k = hostd_domain_agent(d, dom, agents, nagents, used);
+		if (k < nagents) {
+			tg[n].agent_id = agents[k];
+			used[k] = true;
 		}
 		snprintf(tg[n].domain, sizeof(tg[n].domain), "%s", dom->name);
 		g->id = n + 1;

@@ -13,6 +13,7 @@ void conf_init(struct hostd_conf *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->stats_period_s = 0;
+	c->connect_channels = true;
 	ms_policy_params_init(&c->params);
 }
 
@@ -20,6 +21,8 @@ void conf_release(struct hostd_conf *c)
 {
 	for (int i = 0; i < c->nr_listen; i++)
 		free(c->listen[i]);
+	for (int i = 0; i < c->nr_connect; i++)
+		free(c->connect[i]);
 	free(c->control);
 	free(c->record);
 	free(c->libvirt_uri);
@@ -39,6 +42,45 @@ static int set_str(char **dst, const char *v)
 	return 0;
 }
 
+static int add_str(char **arr, int *nr, int max, const char *v)
+{
+	if (*nr == max)
+		return -EINVAL;
+	arr[*nr] = strdup(v);
+	if (!arr[*nr])
+		return -ENOMEM;
+	(*nr)++;
+	return 0;
+}
+
+/* "some 150000 2000000": kind, stall and window in us, as the kernel's
+ * trigger syntax. */
+static int parse_trigger(const char *v, struct ms_psi_trigger_spec *t)
+{
+	char kind[8], end;
+	unsigned long long stall, window;
+
+	if (sscanf(v, "%7s %llu %llu %c", kind, &stall, &window, &end) != 3)
+		return -EINVAL;
+	if (strcmp(kind, "some") == 0)
+		t->kind = MS_PSI_KIND_SOME;
+	else if (strcmp(kind, "full") == 0)
+		t->kind = MS_PSI_KIND_FULL;
+	else
+		return -EINVAL;
+	/* The kernel's bounds (kernel/sched/psi.c psi_trigger_create()). */
+	if (window < 500000 || window > 10000000 || stall == 0 || stall > window)
+		return -EINVAL;
+	t->stall_us = stall;
+	t->window_us = window;
+	return 0;
+}
+
+static int parse_ms(const char *v, uint32_t *out, uint32_t min)
+{
+	return cli_parse_u32(v, out) < 0 || *out < min ? -EINVAL : 0;
+}
+
 static int parse_bool(const char *v, bool *out)
 {
 	if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1") ||
@@ -55,13 +97,33 @@ static int parse_bool(const char *v, bool *out)
 int conf_set(struct hostd_conf *c, const char *section, const char *key, const char *v)
 {
 	if (strcmp(section, "host") == 0) {
-		if (strcmp(key, "listen") == 0) {
-			if (c->nr_listen == CONF_MAX_LISTEN)
+		if (strcmp(key, "listen") == 0)
+			return add_str(c->listen, &c->nr_listen, CONF_MAX_LISTEN, v);
+		if (strcmp(key, "connect") == 0)
+			return add_str(c->connect, &c->nr_connect, CONF_MAX_CONNECT, v);
+		if (strcmp(key, "keepalive_ms") == 0)
+			return parse_ms(v, &c->keepalive_ms, 100);
+		if (strcmp(key, "frame_timeout_ms") == 0)
+			return parse_ms(v, &c->frame_timeout_ms, 100);
+		if (strcmp(key, "hello_timeout_ms") == 0)
+			return parse_ms(v, &c->hello_timeout_ms, 100);
+		if (strcmp(key, "max_reports_per_s") == 0)
+			return parse_ms(v, &c->max_reports_per_s, 1);
+		if (strcmp(key, "guest_psi_trigger") == 0) {
+			if (parse_trigger(v, &c->guest_trigger) < 0)
 				return -EINVAL;
-			c->listen[c->nr_listen] = strdup(v);
-			if (!c->listen[c->nr_listen])
-				return -ENOMEM;
-			c->nr_listen++;
+			c->has_guest_trigger = true;
+			return 0;
+		}
+		if (strcmp(key, "guest_uid") == 0) {
+			if (strcmp(v, "same") == 0)
+				c->guest_peer = MS_UNIX_PEER_SAME_UID;
+			else if (strcmp(v, "any") == 0)
+				c->guest_peer = MS_UNIX_PEER_ANY;
+			else if (cli_parse_u32(v, &c->guest_uid) == 0)
+				c->guest_peer = MS_UNIX_PEER_UID;
+			else
+				return -EINVAL;
 			return 0;
 		}
 		if (strcmp(key, "control") == 0)
@@ -91,6 +153,8 @@ int conf_set(struct hostd_conf *c, const char *section, const char *key, const c
 			c->libvirt = true;
 			return set_str(&c->libvirt_uri, v);
 		}
+		if (strcmp(key, "connect_channels") == 0)
+			return parse_bool(v, &c->connect_channels);
 		if (strcmp(key, "pid_dir") == 0)
 			return v[0] == '/' ? set_str(&c->pid_dir, v) : -EINVAL;
 		if (strcmp(key, "stats_period_s") == 0) {

@@ -11,23 +11,35 @@
 #include <memshare/memshare.h>
 
 #define CONF_MAX_LISTEN 8
+#define CONF_MAX_CONNECT 64
 
 struct hostd_conf {
 	/* [host] */
 	char *listen[CONF_MAX_LISTEN];
 	int nr_listen;
+	char *connect[CONF_MAX_CONNECT]; /* guests hostd reaches: serial:, hvsock: */
+	int nr_connect;
 	char *control;
 	char *record;
 	uint32_t report_interval_ms;
 	uint32_t reclaim_timeout_ms;   /* beyond a request's own deadline */
 	uint64_t bins[MS_LRU_MAX_BINS - 1];
 	int nr_bins;
+	uint32_t keepalive_ms;         /* 0: the library's default */
+	uint32_t max_reports_per_s;
+	uint32_t frame_timeout_ms;
+	uint32_t hello_timeout_ms;
+	enum ms_unix_peer guest_peer;  /* guest_uid = same | any | UID */
+	uint32_t guest_uid;
+	bool has_guest_trigger;        /* guest_psi_trigger = some|full STALL_US WINDOW_US */
+	struct ms_psi_trigger_spec guest_trigger;
 	int verbose;
 	/* [libvirt] */
 	bool libvirt;                  /* act through libvirt */
 	char *libvirt_uri;             /* NULL: libvirt's default */
 	int32_t stats_period_s;
 	char *pid_dir;                 /* where libvirt keeps <domain>.pid */
+	bool connect_channels;         /* connect to domains' org.memshare.0 channels */
 	/* [policy] */
 	char *policy;                  /* "memshare" by default */
 	bool dry_run;                  /* decide and log, do not act */

@@ -342,11 +342,18 @@ static void usage(FILE *f)
 		"\n"
 		"  -f, --config FILE          INI configuration (see memshare-hostd(8));\n"
 		"                             the options below override it\n"
-		"  -l, --listen ENDPOINT      where guests connect: unix:/path or vsock:-1:PORT\n"
-		"                             (repeatable)\n"
+		"  -l, --listen ENDPOINT      where guests connect: vsock:-1:PORT, unix:/path or\n"
+		"                             hvsock:/path/vm.vsock:PORT (repeatable)\n"
+		"  -C, --connect ENDPOINT     a guest hostd reaches itself: serial:/path (QEMU\n"
+		"                             chardev socket of a virtio-serial port) or\n"
+		"                             hvsock:/path/vm.vsock:PORT (repeatable)\n"
 		"  -c, --control unix:PATH    control socket for memsharectl (mode 0600)\n"
 		"  -i, --report-interval-ms N report interval asked of guests (default: theirs)\n"
 		"  -b, --bins MS,MS,...       LRU age bin edges asked of guests\n"
+		"  -k, --keepalive-ms N       ping a silent guest after N ms (default 15000)\n"
+		"  -t, --guest-psi-trigger 'some|full STALL_US WINDOW_US'\n"
+		"                             guests also report when this trigger fires\n"
+		"  -u, --guest-uid UID|same|any  unix guests allowed (default: same uid)\n"
 		"  -R, --record FILE          record all guest traffic (memshare-sim replays it)\n"
 		"  -p, --policy NAME          memshare (default), mom, balance-available, static\n"
 		"  -s, --set KEY=VALUE        set a policy parameter (docs/policy.md)\n"
@@ -360,6 +367,10 @@ static void usage(FILE *f)
 static const struct option longopts[] = {
 	{ "config", required_argument, NULL, 'f' },
 	{ "listen", required_argument, NULL, 'l' },
+	{ "connect", required_argument, NULL, 'C' },
+	{ "keepalive-ms", required_argument, NULL, 'k' },
+	{ "guest-psi-trigger", required_argument, NULL, 't' },
+	{ "guest-uid", required_argument, NULL, 'u' },
 	{ "control", required_argument, NULL, 'c' },
 	{ "report-interval-ms", required_argument, NULL, 'i' },
 	{ "bins", required_argument, NULL, 'b' },
@@ -373,7 +384,7 @@ static const struct option longopts[] = {
 	{ "version", no_argument, NULL, 'V' },
 	{ 0 },
 };
-#define SHORTOPTS "f:l:c:i:b:R:p:s:nL::vhV"
+#define SHORTOPTS "f:l:C:k:t:u:c:i:b:R:p:s:nL::vhV"
 
 /* 0 to go on, 1 to exit 0 (help/version), 2 to exit 2 (usage). */
 static int parse_args(struct hostd_conf *c, int argc, char **argv)
@@ -408,6 +419,18 @@ static int parse_args(struct hostd_conf *c, int argc, char **argv)
 			continue;
 		case 'l':
 			key = "listen";
+			break;
+		case 'C':
+			key = "connect";
+			break;
+		case 'k':
+			key = "keepalive_ms";
+			break;
+		case 't':
+			key = "guest_psi_trigger";
+			break;
+		case 'u':
+			key = "guest_uid";
 			break;
 		case 'c':
 			key = "control";
@@ -471,17 +494,38 @@ static int parse_args(struct hostd_conf *c, int argc, char **argv)
 			else if (o == 'p')
 				fprintf(stderr, "memshare-hostd: policies: memshare, mom, "
 					"balance-available, static\n");
+			else if (o == 'k')
+				fprintf(stderr, "memshare-hostd: --keepalive-ms wants a number >= 100\n");
+			else if (o == 't')
+				fprintf(stderr, "memshare-hostd: --guest-psi-trigger wants 'some|full "
+					"STALL_US WINDOW_US', window 500000..10000000, 0 < stall <= "
+					"window, e.g. 'some 150000 2000000'\n");
+			else if (o == 'u')
+				fprintf(stderr, "memshare-hostd: --guest-uid wants a uid, 'same' or 'any'\n");
+			else if (o == 'C' || o == 'l')
+				fprintf(stderr, "memshare-hostd: at most %d of each\n",
+					o == 'C' ? CONF_MAX_CONNECT : CONF_MAX_LISTEN);
 			return 2;
 		}
 	}
-	if (optind < argc || !c->nr_listen || !c->control) {
+	if (optind < argc || (!c->nr_listen && !c->nr_connect && !c->libvirt) || !c->control) {
 		usage(stderr);
 		return 2;
 	}
 	for (int i = 0; i < c->nr_listen; i++) {
-		if (strncmp(c->listen[i], "unix:", 5) && strncmp(c->listen[i], "vsock:", 6)) {
-			fprintf(stderr, "memshare-hostd: --listen %s: want unix:/path, unix:@name or "
-				"vsock:CID:PORT\n", c->listen[i]);
+		if (strncmp(c->listen[i], "unix:", 5) && strncmp(c->listen[i], "vsock:", 6) &&
+		    strncmp(c->listen[i], "hvsock:", 7)) {
+			fprintf(stderr, "memshare-hostd: --listen %s: want vsock:-1:PORT, unix:/path, "
+				"unix:@name or hvsock:/path/vm.vsock:PORT\n", c->listen[i]);
+			return 2;
+		}
+	}
+	for (int i = 0; i < c->nr_connect; i++) {
+		if (strncmp(c->connect[i], "serial:/", 8) && strncmp(c->connect[i], "hvsock:/", 8) &&
+		    strncmp(c->connect[i], "unix:", 5) && strncmp(c->connect[i], "vsock:", 6)) {
+			fprintf(stderr, "memshare-hostd: --connect %s: want serial:/path, "
+				"hvsock:/path/vm.vsock:PORT, unix:/path or vsock:CID:PORT\n",
+				c->connect[i]);
 			return 2;
 		}
 	}
@@ -523,13 +567,32 @@ int main(int argc, char **argv)
 		.bin_edges_ms = d.conf.nr_bins ? d.conf.bins : NULL,
 		.nr_bin_edges = (size_t)d.conf.nr_bins, .record_path = d.conf.record,
 		.reclaim_timeout_ms = d.conf.reclaim_timeout_ms, .event_fn = on_event,
-		.userdata = &d);
+		.userdata = &d, .keepalive_ms = d.conf.keepalive_ms,
+		.max_reports_per_s = d.conf.max_reports_per_s,
+		.frame_timeout_ms = d.conf.frame_timeout_ms,
+		.hello_timeout_ms = d.conf.hello_timeout_ms,
+		.psi_trigger = d.conf.has_guest_trigger ? &d.conf.guest_trigger : NULL,
+		.unix_peer = d.conf.guest_peer, .unix_peer_uid = d.conf.guest_uid);
 	r = ms_host_new(&d.host, &hopts);
-	for (int i = 0; r == 0 && i < d.conf.nr_listen; i++)
-		r = ms_host_listen(d.host, d.conf.listen[i]);
 	if (r < 0) {
-		fprintf(stderr, "memshare-hostd: cannot listen: %s\n", strerror(-r));
+		fprintf(stderr, "memshare-hostd: %s\n", strerror(-r));
 		goto out;
+	}
+	for (int i = 0; i < d.conf.nr_listen; i++) {
+		r = ms_host_listen(d.host, d.conf.listen[i]);
+		if (r < 0) {
+			fprintf(stderr, "memshare-hostd: cannot listen on %s: %s\n",
+				d.conf.listen[i], strerror(-r));
+			goto out;
+		}
+	}
+	for (int i = 0; i < d.conf.nr_connect; i++) {
+		r = ms_host_connect(d.host, d.conf.connect[i]);
+		if (r < 0 && r != -EEXIST) {
+			fprintf(stderr, "memshare-hostd: cannot connect to %s: %s\n",
+				d.conf.connect[i], strerror(-r));
+			goto out;
+		}
 	}
 	r = control_new(&d.ctl, d.conf.control, on_control, &d);
 	if (r < 0) {
@@ -547,6 +610,17 @@ int main(int argc, char **argv)
 			fprintf(stderr, "memshare-hostd: libvirt %s: %s\n",
 				d.conf.libvirt_uri ? d.conf.libvirt_uri : "(default URI)", strerror(-r));
 			goto out;
+		}
+		{
+			/* Reach the agents on domains' channels at once. */
+			size_t nd = ms_libvirt_list(d.lv, NULL, 0);
+			struct ms_domain_info *di = calloc(nd ? nd : 1, sizeof(*di));
+
+			if (di) {
+				nd = ms_libvirt_list(d.lv, di, nd);
+				hostd_sync_channels(&d, di, nd);
+				free(di);
+			}
 		}
 #else
 		fprintf(stderr, "memshare-hostd: built without libvirt support\n");
@@ -572,6 +646,8 @@ int main(int argc, char **argv)
 	fprintf(stderr, "memshare-hostd %s: guests on", ms_version());
 	for (int i = 0; i < d.conf.nr_listen; i++)
 		fprintf(stderr, "%s %s", i ? "," : "", d.conf.listen[i]);
+	for (int i = 0; i < d.conf.nr_connect; i++)
+		fprintf(stderr, "%s %s", i || d.conf.nr_listen ? "," : "", d.conf.connect[i]);
 	fprintf(stderr, "; control on %s; policy %s%s%s\n", d.conf.control, d.policy->name,
 		d.conf.dry_run ? " (dry run)" : "", d.conf.libvirt ? "; libvirt" : "");
 
@@ -617,6 +693,9 @@ out:
 	while (d.extras)
 		extra_drop(&d, d.extras->guest_id);
 	balancer_free(&d);
+#if MS_HAVE_LIBVIRT
+	hostd_channels_free(&d);
+#endif
 	ms_host_free(d.host);   /* says Goodbye to every guest */
 	control_free(d.ctl);
 #if MS_HAVE_LIBVIRT

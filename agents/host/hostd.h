@@ -69,6 +69,8 @@ struct hostd {
 #if MS_HAVE_LIBVIRT
 	struct ms_libvirt *lv;
 #endif
+	char **channels;              /* "serial:PATH" of domains, kept by hostd */
+	size_t nr_channels;
 	uint64_t started_us;
 	int stop_signal;
 };
@@ -82,6 +84,17 @@ void balancer_round(struct hostd *d);
 bool balancer_on_reply(struct hostd *d, uint64_t guest_id, const struct ms_reclaim_reply *reply);
 void balancer_on_gone(struct hostd *d, uint64_t guest_id);
 void balancer_free(struct hostd *d);
+
+#if MS_HAVE_LIBVIRT
+/* domains.c: the index in @ids of @dom's agent (by vsock CID, by its
+ * virtio-serial channel, else by Hello name), skipping used[k]; @n if none. */
+size_t hostd_domain_agent(struct hostd *d, const struct ms_domain_info *dom,
+			  const uint64_t *ids, size_t n, const bool *used);
+/* Keep a connection to the channel of every running domain in @doms that
+ * has one (conf.connect_channels), drop those of the others. */
+void hostd_sync_channels(struct hostd *d, const struct ms_domain_info *doms, size_t n);
+void hostd_channels_free(struct hostd *d);
+#endif
 
 /* status.c: the control socket's "status" answer. */
 json_object *status_json(struct hostd *d);

@@ -6,6 +6,70 @@
 #include "hostd.h"
 #include "msjson.h"
 
+static json_object *traffic_json(const struct ms_guest_info *gi)
+{
+	json_object *t = json_object_new_object();
+
+	json_object_object_add(t, "frames_in", json_object_new_uint64(gi->frames_in));
+	json_object_object_add(t, "bytes_in", json_object_new_uint64(gi->bytes_in));
+	json_object_object_add(t, "frames_out", json_object_new_uint64(gi->frames_out));
+	json_object_object_add(t, "bytes_out", json_object_new_uint64(gi->bytes_out));
+	return t;
+}
+
+/* Reports rejected by reason (ms_report_reject_name()) plus the other
+ * frames the host refused on this connection. */
+static json_object *reject_counts(const uint64_t *by_reason)
+{
+	json_object *r = json_object_new_object();
+
+	for (int i = 0; i < MS_REJECT__COUNT; i++)
+		json_object_object_add(r, ms_report_reject_name((enum ms_report_reject)i),
+				       json_object_new_uint64(by_reason[i]));
+	return r;
+}
+
+static json_object *rejected_json(const struct ms_guest_info *gi)
+{
+	json_object *r = json_object_new_object();
+
+	json_object_object_add(r, "reports_invalid", json_object_new_uint64(gi->reports_invalid));
+	json_object_object_add(r, "reports_by_reason", reject_counts(gi->reports_rejected));
+	json_object_object_add(r, "reports_rate_limited",
+			       json_object_new_uint64(gi->reports_rate_dropped));
+	json_object_object_add(r, "unknown_messages", json_object_new_uint64(gi->unknown_messages));
+	json_object_object_add(r, "sync_bytes_dropped",
+			       json_object_new_uint64(gi->sync_bytes_dropped));
+	return r;
+}
+
+/* The host session's counters since hostd started. */
+static json_object *agents_json(struct hostd *d)
+{
+	json_object *o = json_object_new_object(), *dropped = json_object_new_object();
+	struct ms_host_stats st;
+
+	if (ms_host_get_stats(d->host, &st) < 0) {
+		json_object_put(dropped);
+		return o;
+	}
+	json_object_object_add(o, "accepted", json_object_new_uint64(st.accepted));
+	json_object_object_add(o, "refused_full", json_object_new_uint64(st.refused_full));
+	json_object_object_add(o, "refused_peer", json_object_new_uint64(st.refused_peer));
+	for (int i = 0; i < MS_DROP__COUNT; i++)
+		json_object_object_add(dropped, ms_host_drop_name((enum ms_host_drop)i),
+				       json_object_new_uint64(st.dropped[i]));
+	json_object_object_add(o, "dropped", dropped);
+	json_object_object_add(o, "reports", json_object_new_uint64(st.reports));
+	json_object_object_add(o, "reports_rate_limited",
+			       json_object_new_uint64(st.reports_rate_dropped));
+	json_object_object_add(o, "reports_invalid", json_object_new_uint64(st.reports_invalid));
+	json_object_object_add(o, "reports_by_reason", reject_counts(st.reports_rejected));
+	json_object_object_add(o, "links", json_object_new_uint64(st.links));
+	json_object_object_add(o, "links_up", json_object_new_uint64(st.links_up));
+	return o;
+}
+
 static json_object *guest_json(struct hostd *d, uint64_t id)
 {
 	const struct ms_report *rep = ms_host_guest_report(d->host, id);
@@ -32,6 +96,9 @@ static json_object *guest_json(struct hostd *d, uint64_t id)
 			       gi.last_report_mono_us ? json_object_new_uint64(
 				       (now - gi.last_report_mono_us) / 1000u) : NULL);
 	json_object_object_add(o, "reclaim_pending", json_object_new_boolean(gi.reclaim_pending));
+	json_object_object_add(o, "reconnects", json_object_new_uint64(gi.reconnects));
+	json_object_object_add(o, "traffic", traffic_json(&gi));
+	json_object_object_add(o, "rejected", rejected_json(&gi));
 	json_object_object_add(o, "report", rep ? msj_report(rep) : NULL);
 	json_object_object_add(o, "rates", x && x->has_rates ? msj_rates(&x->rates) : NULL);
 	json_object_object_add(o, "last_reclaim", x && x->last_reclaim ?
@@ -50,22 +117,16 @@ static json_object *domain_json(struct hostd *d, const struct ms_domain_info *do
 
 	/* Which connected agent is this domain's (same rule as the policy). */
 	{
-		size_t n = ms_host_list_guests(d->host, NULL, 0);
+		size_t n = ms_host_list_guests(d->host, NULL, 0), k;
 		uint64_t *ids = calloc(n ? n : 1, sizeof(*ids));
 
 		n = ids ? ms_host_list_guests(d->host, ids, n) : 0;
-		for (size_t k = 0; k < n && !agent_id; k++) {
-			struct ms_guest_info gi;
-
-			if (ms_host_guest_info(d->host, ids[k], &gi) < 0)
-				continue;
-			if ((dom->vsock_cid && gi.vsock_cid == dom->vsock_cid) ||
-			    (!gi.vsock_cid && strcmp(gi.hello.guest_name, dom->name) == 0))
-				agent_id = ids[k];
+		k = hostd_domain_agent(d, dom, ids, n, NULL);
+		if (k < n) {
+			agent_id = ids[k];
+			agent = "connected";
 		}
 		free(ids);
-		if (agent_id)
-			agent = "connected";
 	}
 	json_object_object_add(o, "name", json_object_new_string(dom->name));
 	json_object_object_add(o, "uuid", json_object_new_string(dom->uuid));
@@ -137,6 +198,7 @@ json_object *status_json(struct hostd *d)
 	json_object_object_add(pol, "actions", json_object_new_uint64(d->actions));
 	json_object_object_add(pol, "recent_actions", json_object_get(d->recent_actions));
 	json_object_object_add(o, "policy", pol);
+	json_object_object_add(o, "agents", agents_json(d));
 	json_object_object_add(o, "guests", guests);
 #if MS_HAVE_LIBVIRT
 	if (d->lv) {

@@ -72,6 +72,21 @@ enum ms_host_drop {
 /* "closed", "protocol", "oversize", ... */
 const char *ms_host_drop_name(enum ms_host_drop reason);
 
+/* Why a Report was rejected (answered with Error, counted, not kept). */
+enum ms_report_reject {
+	MS_REJECT_MEMTOTAL = 0,    /* MemTotal 0, or over twice the Hello's */
+	MS_REJECT_MEMINFO,         /* a meminfo figure above MemTotal */
+	MS_REJECT_TIME,            /* mono_us went backwards */
+	MS_REJECT_BINS,            /* LRU bins other than the configured edges */
+	MS_REJECT_AGE,             /* an LRU age over a century */
+	MS_REJECT_LRU_BYTES,       /* more LRU memory than MemTotal */
+	MS_REJECT_NODE,            /* a node's slab/shmem/unevictable over MemTotal */
+	MS_REJECT__COUNT
+};
+
+/* "memtotal", "meminfo", "time", "bins", "age", "lru_bytes", "node". */
+const char *ms_report_reject_name(enum ms_report_reject reason);
+
 struct ms_host_opts {
 	size_t sz;
 	/* Logging (the context's sysroot is not used).  NULL: no logs. */
@@ -172,8 +187,13 @@ struct ms_guest_info {
 	uint64_t bytes_out;
 	uint64_t reports_rate_dropped; /* over max_reports_per_s */
 	uint64_t reports_invalid;      /* rejected: values out of bounds */
+	uint64_t reports_rejected[MS_REJECT__COUNT]; /* ... by reason */
 	uint64_t unknown_messages;     /* answered with Error */
 	uint64_t sync_bytes_dropped;   /* serial: stale bytes before a marker */
+	/* Earlier connections of the same guest (same vsock CID, same
+	 * ms_host_connect() endpoint, else same Hello name) in this host's
+	 * life: 0 on the first.  Remembered for the last 4096 identities. */
+	uint64_t reconnects;
 };
 
 /* The host's own counters since ms_host_new(). */
@@ -185,6 +205,7 @@ struct ms_host_stats {
 	uint64_t reports;
 	uint64_t reports_rate_dropped;
 	uint64_t reports_invalid;
+	uint64_t reports_rejected[MS_REJECT__COUNT];
 	uint32_t links;              /* ms_host_connect() endpoints */
 	uint32_t links_up;           /* ... with a connection now */
 };

@@ -22,6 +22,7 @@
 #include "../internal.h"
 #include "../transport/endpoint.h"
 #include "conn.h"
+#include "host-internal.h"
 
 #define HOST_MAX_LISTENERS 8
 #define HOST_MAX_LINKS 256
@@ -34,6 +35,8 @@
 #define HOST_MAX_AGE_MS (100ull * 365 * 24 * 3600 * 1000)
 #define LINK_BACKOFF_MIN_MS 100u
 #define LINK_BACKOFF_MAX_MS 30000u
+/* Guest identities remembered to count reconnects. */
+#define HOST_MAX_IDENTS 4096
 
 enum guest_state {
 	GUEST_CONNECTING,              /* host-made: connect in progress */
@@ -63,7 +66,9 @@ struct host_guest {
 	uint64_t ping_sent_us;         /* keepalive: a Ping is out since */
 	uint64_t reports_rate_dropped;
 	uint64_t reports_invalid;
+	uint64_t reports_rejected[MS_REJECT__COUNT];
 	uint64_t unknown_messages;
+	uint64_t reconnects;
 	bool reclaim_pending;
 	uint64_t reclaim_id;
 	uint64_t reclaim_requested_bytes;
@@ -91,6 +96,13 @@ struct host_link {
 	uint32_t backoff_ms;
 	uint64_t next_try_us;
 	bool removed;
+};
+
+/* A guest seen before: its identity and how often it connected. */
+struct host_ident {
+	char key[192];                 /* "cid:N", "link:LEN:endpoint", "name:NAME" */
+	uint64_t connects;
+	uint64_t last_us;
 };
 
 struct ms_host {
@@ -123,6 +135,8 @@ struct ms_host {
 	ms_host_event_fn event_fn;
 	void *userdata;
 	struct ms_trace_writer *recorder;
+	struct host_ident *idents;     /* HOST_MAX_IDENTS, allocated on first use */
+	size_t nr_idents;
 };
 
 MS_EXPORT const char *ms_host_drop_name(enum ms_host_drop reason)
@@ -142,6 +156,21 @@ MS_EXPORT const char *ms_host_drop_name(enum ms_host_drop reason)
 	};
 
 	return (unsigned)reason < MS_DROP__COUNT ? names[reason] : "unknown";
+}
+
+MS_EXPORT const char *ms_report_reject_name(enum ms_report_reject reason)
+{
+	static const char *const names[MS_REJECT__COUNT] = {
+		[MS_REJECT_MEMTOTAL] = "memtotal",
+		[MS_REJECT_MEMINFO] = "meminfo",
+		[MS_REJECT_TIME] = "time",
+		[MS_REJECT_BINS] = "bins",
+		[MS_REJECT_AGE] = "age",
+		[MS_REJECT_LRU_BYTES] = "lru_bytes",
+		[MS_REJECT_NODE] = "node",
+	};
+
+	return (unsigned)reason < MS_REJECT__COUNT ? names[reason] : "unknown";
 }
 
 static void emit(struct ms_host *h, struct host_guest *g, struct ms_host_event *ev)
@@ -269,6 +298,47 @@ static void send_config(struct ms_host *h, struct host_guest *g)
 	send_msg(h, g, &c);
 }
 
+/*
+ * Count a connection of @g's identity: its vsock CID (the kernel's word),
+ * the endpoint the host connected to, or else its Hello name.  Returns how
+ * many times it connected before.  The table is bounded: the identity
+ * seen longest ago makes room.
+ */
+static uint64_t ident_seen(struct ms_host *h, struct host_guest *g)
+{
+	uint32_t cid = g->conn.is_socket ? ms_socket_peer_cid(g->conn.fd) : 0;
+	struct host_ident *slot = NULL;
+	char key[sizeof(h->idents[0].key)];
+
+	if (cid)
+		snprintf(key, sizeof(key), "cid:%u", cid);
+	else if (g->link)
+		snprintf(key, sizeof(key), "link:%zu:%s", strlen(g->link->endpoint),
+			 g->link->endpoint);
+	else
+		snprintf(key, sizeof(key), "name:%s", g->hello.guest_name);
+	if (!h->idents) {
+		h->idents = calloc(HOST_MAX_IDENTS, sizeof(*h->idents));
+		if (!h->idents)
+			return 0;
+	}
+	for (size_t i = 0; i < h->nr_idents; i++) {
+		if (strcmp(h->idents[i].key, key) == 0) {
+			h->idents[i].connects++;
+			h->idents[i].last_us = ms_now_us();
+			return h->idents[i].connects - 1;
+		}
+		if (!slot || h->idents[i].last_us < slot->last_us)
+			slot = &h->idents[i];
+	}
+	if (h->nr_idents < HOST_MAX_IDENTS)
+		slot = &h->idents[h->nr_idents++];
+	ms_strlcpy(slot->key, key, sizeof(slot->key));
+	slot->connects = 1;
+	slot->last_us = ms_now_us();
+	return 0;
+}
+
 static void on_hello(struct ms_host *h, struct host_guest *g, struct ms_msg *m)
 {
 	const struct ms_hello *hello = &m->u.hello;
@@ -302,6 +372,7 @@ static void on_hello(struct ms_host *h, struct host_guest *g, struct ms_msg *m)
 	if (g->state == GUEST_DEAD)
 		return;
 	g->state = GUEST_READY;
+	g->reconnects = ident_seen(h, g);
 	g->tokens = MS_MAX(2.0, (double)h->max_reports_per_s);
 	g->tokens_us = ms_now_us();
 	if (g->link)
@@ -333,7 +404,7 @@ static bool report_allowed(struct ms_host *h, struct host_guest *g)
  * The codec already checked the structure.  NULL or why it is invalid.
  */
 static const char *report_invalid(struct ms_host *h, struct host_guest *g,
-				  const struct ms_report *rep)
+				  const struct ms_report *rep, enum ms_report_reject *reason)
 {
 	const struct ms_meminfo *mi = &rep->meminfo;
 	const uint64_t *f = (const uint64_t *)mi;
@@ -341,7 +412,7 @@ static const char *report_invalid(struct ms_host *h, struct host_guest *g,
 
 	if (total == 0 || (g->hello.mem_total_bytes != MS_UNKNOWN &&
 			   total > g->hello.mem_total_bytes * 2))
-		return "MemTotal of 0, or far above the guest's own (Hello)";
+		return *reason = MS_REJECT_MEMTOTAL, "MemTotal of 0, or far above the guest's own (Hello)";
 	for (size_t i = 0; i < sizeof(*mi) / sizeof(uint64_t); i++) {
 		size_t off = i * sizeof(uint64_t);
 
@@ -349,10 +420,10 @@ static const char *report_invalid(struct ms_host *h, struct host_guest *g,
 		    off == offsetof(struct ms_meminfo, swap_free_bytes))
 			continue;
 		if (f[i] != MS_UNKNOWN && f[i] > total)
-			return "a meminfo figure above MemTotal";
+			return *reason = MS_REJECT_MEMINFO, "a meminfo figure above MemTotal";
 	}
 	if (g->has_report && rep->mono_us < g->report.mono_us)
-		return "report time went backwards";
+		return *reason = MS_REJECT_TIME, "report time went backwards";
 	if (rep->lru) {
 		const struct ms_lru_summary *s = rep->lru;
 		const uint64_t *edges = h->nr_bin_edges ? h->bin_edges_ms : ms_lru_default_bin_edges_ms;
@@ -363,28 +434,28 @@ static const char *report_invalid(struct ms_host *h, struct host_guest *g,
 
 			if (s->source == MS_LRU_SOURCE_MGLRU) {
 				if (n->nr_bins != ne + 1)
-					return "LRU bins other than the configured edges";
+					return *reason = MS_REJECT_BINS, "LRU bins other than the configured edges";
 				for (uint32_t j = 0; j < ne; j++)
 					if (n->bins[j].max_age_ms != edges[j])
-						return "LRU bins other than the configured edges";
+						return *reason = MS_REJECT_BINS, "LRU bins other than the configured edges";
 			}
 			for (uint32_t j = 0; j < n->nr_bins; j++) {
 				const struct ms_lru_bin *b = &n->bins[j];
 
 				if (b->max_age_ms != MS_UNKNOWN && b->max_age_ms != MS_AGE_INFINITE &&
 				    b->max_age_ms > HOST_MAX_AGE_MS)
-					return "an LRU age over a century";
+					return *reason = MS_REJECT_AGE, "an LRU age over a century";
 				if (b->anon_bytes != MS_UNKNOWN)
 					lru += MS_MIN(b->anon_bytes, total + 1);
 				if (b->file_bytes != MS_UNKNOWN)
 					lru += MS_MIN(b->file_bytes, total + 1);
 				if (lru > total)
-					return "more LRU memory than MemTotal";
+					return *reason = MS_REJECT_LRU_BYTES, "more LRU memory than MemTotal";
 			}
 			if ((n->slab_reclaimable_bytes != MS_UNKNOWN && n->slab_reclaimable_bytes > total) ||
 			    (n->shmem_bytes != MS_UNKNOWN && n->shmem_bytes > total) ||
 			    (n->unevictable_bytes != MS_UNKNOWN && n->unevictable_bytes > total))
-				return "a node figure above MemTotal";
+				return *reason = MS_REJECT_NODE, "a node figure above MemTotal";
 		}
 	}
 	return NULL;
@@ -393,6 +464,7 @@ static const char *report_invalid(struct ms_host *h, struct host_guest *g,
 static void on_report(struct ms_host *h, struct host_guest *g, struct ms_msg *m)
 {
 	struct ms_host_event ev = { .type = MS_HOST_EVENT_REPORT };
+	enum ms_report_reject reason = MS_REJECT_MEMTOTAL;
 	const char *why;
 
 	if (!report_allowed(h, g)) {
@@ -401,10 +473,12 @@ static void on_report(struct ms_host *h, struct host_guest *g, struct ms_msg *m)
 		h->stats.reports_rate_dropped++;
 		return;
 	}
-	why = report_invalid(h, g, &m->u.report);
+	why = report_invalid(h, g, &m->u.report, &reason);
 	if (why) {
 		g->reports_invalid++;
+		g->reports_rejected[reason]++;
 		h->stats.reports_invalid++;
+		h->stats.reports_rejected[reason]++;
 		if (g->reports_invalid > HOST_MAX_INVALID_REPORTS) {
 			guest_kill(h, g, MS_DROP_REJECTS, -EINVAL, "more than %d invalid reports "
 				   "(last: %s)", HOST_MAX_INVALID_REPORTS, why);
@@ -442,6 +516,7 @@ static void session_restart(struct ms_host *h, struct host_guest *g)
 	g->has_report = false;
 	g->reclaim_pending = false;
 	g->reports = g->reports_invalid = 0;
+	memset(g->reports_rejected, 0, sizeof(g->reports_rejected));
 	g->id = ++h->next_guest_id;
 	g->conn.record_id = g->id;
 	g->state = GUEST_AWAIT_HELLO;
@@ -634,12 +709,53 @@ static bool unix_peer_ok(struct ms_host *h, int fd, uint32_t *uid)
 	return cred.uid == geteuid();
 }
 
+/*
+ * A connection accepted on @l, or handed in by ms_host_adopt_fd() (@l NULL:
+ * treated as one accepted on a unix listener): check the peer and the
+ * guest limit, then add it.  0, -EPERM (peer not allowed), -EUSERS
+ * (max_guests reached) or -ENOMEM (logged); @fd is closed unless added.
+ */
+static int guest_accept(struct ms_host *h, struct host_listener *l, int fd)
+{
+	enum ms_endpoint_kind kind = l ? l->ep.kind : MS_ENDPOINT_UNIX;
+	struct host_guest *g;
+	uint32_t uid = 0;
+
+	if (kind != MS_ENDPOINT_VSOCK && !unix_peer_ok(h, fd, &uid)) {
+		if (h->stats.refused_peer++ % 1000 == 0)
+			ms_warn(h->ctx, "refusing a unix peer with uid %u (allowed: %s); %llu "
+				"refused so far", uid,
+				h->unix_peer == MS_UNIX_PEER_UID ? "unix_peer_uid" : "this uid",
+				(unsigned long long)h->stats.refused_peer);
+		close(fd);
+		return -EPERM;
+	}
+	if (h->nr_guests >= h->max_guests) {
+		uint64_t *refused = l ? &l->refused : &h->stats.refused_full;
+
+		/* Log the first refusal and then every 1000th. */
+		if ((*refused)++ % 1000 == 0)
+			ms_warn(h->ctx, "refusing connections: %u guests connected "
+				"(max_guests); %llu refused so far", h->max_guests,
+				(unsigned long long)*refused);
+		if (l)
+			h->stats.refused_full++;
+		close(fd);
+		return -EUSERS;
+	}
+	g = guest_add(h, fd, false);
+	if (!g)
+		return -ENOMEM;
+	if (kind == MS_ENDPOINT_HVSOCK)
+		ms_endpoint_format(&l->ep, g->conn.peer, sizeof(g->conn.peer));
+	ms_dbg(h->ctx, "guest %llu connected (%s)", (unsigned long long)g->id, g->conn.peer);
+	return 0;
+}
+
 static void accept_all(struct ms_host *h, struct host_listener *l)
 {
 	for (int i = 0; i < 32; i++) {
-		struct host_guest *g;
 		int fd = ms_endpoint_accept(l->fd);
-		uint32_t uid = 0;
 
 		if (fd == -EAGAIN || fd == -EWOULDBLOCK)
 			return;
@@ -651,32 +767,15 @@ static void accept_all(struct ms_host *h, struct host_listener *l)
 			ms_warn(h->ctx, "accept: %s", strerror(-fd));
 			return;
 		}
-		if (l->ep.kind != MS_ENDPOINT_VSOCK && !unix_peer_ok(h, fd, &uid)) {
-			if (h->stats.refused_peer++ % 1000 == 0)
-				ms_warn(h->ctx, "refusing a unix peer with uid %u (allowed: %s); %llu "
-					"refused so far", uid,
-					h->unix_peer == MS_UNIX_PEER_UID ? "unix_peer_uid" : "this uid",
-					(unsigned long long)h->stats.refused_peer);
-			close(fd);
-			continue;
-		}
-		if (h->nr_guests >= h->max_guests) {
-			/* Log the first refusal and then every 1000th. */
-			if (l->refused++ % 1000 == 0)
-				ms_warn(h->ctx, "refusing connections: %u guests connected "
-					"(max_guests); %llu refused so far", h->max_guests,
-					(unsigned long long)l->refused);
-			h->stats.refused_full++;
-			close(fd);
-			continue;
-		}
-		g = guest_add(h, fd, false);
-		if (!g)
-			continue;
-		if (l->ep.kind == MS_ENDPOINT_HVSOCK)
-			ms_endpoint_format(&l->ep, g->conn.peer, sizeof(g->conn.peer));
-		ms_dbg(h->ctx, "guest %llu connected (%s)", (unsigned long long)g->id, g->conn.peer);
+		guest_accept(h, l, fd);
 	}
+}
+
+int ms_host_adopt_fd(struct ms_host *h, int fd)
+{
+	if (!h || fd < 0)
+		return -EINVAL;
+	return guest_accept(h, NULL, fd);
 }
 
 /* ---- connections the host makes ---------------------------------------- */
@@ -990,6 +1089,7 @@ MS_EXPORT void ms_host_free(struct ms_host *h)
 	if (h->epfd >= 0)
 		close(h->epfd);
 	ms_trace_writer_close(h->recorder);
+	free(h->idents);
 	free(h);
 }
 
@@ -1189,8 +1289,10 @@ MS_EXPORT int ms_host_guest_info(struct ms_host *h, uint64_t id, struct ms_guest
 	out->bytes_out = g->conn.bytes_out;
 	out->reports_rate_dropped = g->reports_rate_dropped;
 	out->reports_invalid = g->reports_invalid;
+	memcpy(out->reports_rejected, g->reports_rejected, sizeof(out->reports_rejected));
 	out->unknown_messages = g->unknown_messages;
 	out->sync_bytes_dropped = g->conn.dec.discarded;
+	out->reconnects = g->reconnects;
 	return 0;
 }
 

@@ -188,7 +188,27 @@ def test_agent_command_lines():
     assert run(GUESTD).returncode == 2
     assert run(GUESTD, "--connect", "unix:/tmp/x", "--interval-ms", "abc").returncode == 2
     p = run(GUESTD, "--connect", "carrier-pigeon:7")
-    assert p.returncode == 2 and "want unix:/path" in p.stderr
+    assert p.returncode == 2 and "unix:/path" in p.stderr and "serial:/dev/virtio-ports" in p.stderr
+    p = run(GUESTD, "--listen", "serial:/dev/vport0p1")
+    assert p.returncode == 2 and "want vsock:-1:PORT or unix:/path" in p.stderr
+    assert run(GUESTD, "--listen", "unix:/tmp/x", "--connect", "unix:/tmp/y").returncode == 2
+    p = run(GUESTD, "--connect", "unix:/tmp/x", "--reclaim-floor", "lots")
+    assert p.returncode == 2 and "--reclaim-floor wants a size" in p.stderr
+    p = run(GUESTD, "--connect", "unix:/tmp/x", "--host-uid", "root")
+    assert p.returncode == 2 and "--host-uid wants a uid or 'any'" in p.stderr
+    p = run(GUESTD, "--listen", "vsock:-1:5252", "--host-cid", "0")
+    assert p.returncode == 2 and "--host-cid wants a CID" in p.stderr
+    p = run(HOSTD, "--connect", "tcp:1.2.3.4:5", "--control", "unix:/tmp/y")
+    assert p.returncode == 2 and "--connect tcp:1.2.3.4:5: want serial:/path" in p.stderr
+    p = run(HOSTD, "--listen", "unix:/tmp/x", "--control", "unix:/tmp/y", "--keepalive-ms", "5")
+    assert p.returncode == 2 and "--keepalive-ms wants a number >= 100" in p.stderr
+    for bad in ("some 1000 100000", "some 0 2000000", "most 1000 2000000",
+                "full 3000000 2000000", "some 1000", "some 1000 2000000 x"):
+        p = run(HOSTD, "--listen", "unix:/tmp/x", "--control", "unix:/tmp/y",
+                "--guest-psi-trigger", bad)
+        assert p.returncode == 2 and "--guest-psi-trigger wants" in p.stderr, bad
+    p = run(HOSTD, "--listen", "unix:/tmp/x", "--control", "unix:/tmp/y", "--guest-uid", "nobody")
+    assert p.returncode == 2 and "--guest-uid wants a uid, 'same' or 'any'" in p.stderr
     p = run(GUESTD, "--connect", "unix:/tmp/x", "--memcg", "../../etc")
     assert p.returncode == 2
     assert run(GUESTD, "--once", "--sysroot", GUEST_61).returncode == 0
