@@ -397,7 +397,7 @@ static void on_reclaim(struct ms_guest *g, const struct ms_msg *m)
 }
 
 /* Config from the host: interval, bins, keepalive, PSI trigger. */
-static void on_config(struct ms_guest *g, const struct ms_config *c)
+static void on_config(struct ms_guest *g, const struct ms_config *c, uint64_t seq)
 {
 	uint32_t interval = c->report_interval_ms ? c->report_interval_ms : g->own_interval_ms;
 
@@ -416,10 +416,17 @@ static void on_config(struct ms_guest *g, const struct ms_config *c)
 		struct epoll_event ev = { .events = EPOLLPRI, .data.ptr = &g->w_trigger };
 
 		if (fd < 0) {
-			ms_warn(g->ctx, "the host's PSI trigger (%s %llu us per %llu us): %s",
-				c->psi_trigger.kind ? "full" : "some",
-				(unsigned long long)c->psi_trigger.stall_us,
-				(unsigned long long)c->psi_trigger.window_us, strerror(-fd));
+			/* Tell the host: it keeps polling this guest's reports. */
+			struct ms_msg e = { .type = MS_MSG_ERROR, .in_reply_to = seq };
+
+			snprintf(e.u.error.message, sizeof(e.u.error.message),
+				 "PSI trigger (%s %llu us per %llu us): %s",
+				 c->psi_trigger.kind ? "full" : "some",
+				 (unsigned long long)c->psi_trigger.stall_us,
+				 (unsigned long long)c->psi_trigger.window_us, strerror(-fd));
+			e.u.error.code = (uint32_t)-fd;
+			ms_warn(g->ctx, "the host's %s", e.u.error.message);
+			send_msg(g, &e);
 		} else if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
 		} else {
@@ -464,7 +471,7 @@ static void on_message(struct ms_guest *g, struct ms_msg *m)
 	}
 	switch (m->type) {
 	case MS_MSG_CONFIG:
-		on_config(g, &m->u.config);
+		on_config(g, &m->u.config, m->seq);
 		return;
 	case MS_MSG_RECLAIM_REQUEST:
 		on_reclaim(g, m);
