@@ -12,17 +12,38 @@
 #   agents_start [NAME]     memshare-hostd (recording $E2E_OUT/trace.mstrace,
 #                           --dry-run unless E2E_HOSTD_ACT=1) and
 #                           memshare-guestd, over unix sockets in /run;
-#                           returns once the host has the guest's first report
+#                           returns once the host has the guest's first report.
+#                           E2E_HOSTD_ARGS / E2E_GUESTD_ARGS: more options,
+#                           commas for spaces (the kernel command line has
+#                           none): E2E_GUESTD_ARGS=--mglru-aging-ms=0,-v
 #   snapshot TAG            memsharectl --json status, meminfo, vmstat, PSI and
 #                           lru_gen into $E2E_OUT/snap/TAG/
 #   sampler_start SECONDS   append meminfo/PSI/lru_gen to $E2E_OUT/samples.txt
 #                           every SECONDS (sampler_stop ends it)
 #   ager_start SECONDS      MGLRU aging every SECONDS (see README.md)
+#   ager_default            the recording plug-ins' E2E_AGE_EVERY_S default:
+#                           0 (no harness ager) when memshare-guestd ages by
+#                           itself (--mglru-aging-ms), else 45
 #   bg NAME CMD...          run CMD in the background, output in
 #                           $E2E_OUT/NAME.log, pid in $BG_PID
 #   bg_wait PID NAME        wait for it; fails the plug-in if it failed
 #   agents_stop             SIGTERM guestd, then hostd; both must exit 0
 #   e2e_fail MSG            note a failure (the plug-in then exits 1)
+#
+# For tests (plug-ins that check what they measured):
+#   summary MSG...          the test's one-line result, $E2E_OUT/summary.txt
+#                           (run-tests.sh prints it)
+#   json_flat FILE          JSON -> "path=value" lines (guests.0.name=x)
+#   jget FILE PATH          one value of FILE (JSON) by flat path
+#   status_file_split FILE AGE_MS [GUEST]
+#                           "YOUNG OLD": file bytes of the guest's LRU bins
+#                           (memsharectl --json status; GUEST index, default
+#                           0) that start below / at or above AGE_MS, which
+#                           must be a bin edge
+#   lru_gen_file_split FILE AGE_MS
+#                           the same from the kernel's lru_gen text
+#   lru_gen_max_seq FILE    the youngest generation number of lru_gen
+#   mib BYTES               bytes as MiB, one decimal
 #
 # The plug-in ends with `e2e_end`, which stops what is still running and
 # exits 0, or 1 after any failure.
@@ -66,17 +87,19 @@ agents_start() {
 	fi
 	memshare-hostd --listen $GUESTS_EP --control $CONTROL_EP \
 		--record "$E2E_OUT/trace.mstrace" --report-interval-ms 1000 $act \
-		> "$E2E_OUT/hostd.log" 2>&1 &
+		$(echo "${E2E_HOSTD_ARGS:-}" | tr , ' ') > "$E2E_OUT/hostd.log" 2>&1 &
 	HOSTD_PID=$!
-	log "memshare-hostd $act: $(memshare-hostd --version 2>&1)"
+	log "memshare-hostd $act ${E2E_HOSTD_ARGS:-}: $(memshare-hostd --version 2>&1)"
 	for i in $(seq 1 100); do
 		[ -S /run/control.sock ] && [ -S /run/guests.sock ] && break
 		kill -0 $HOSTD_PID 2>/dev/null || break
 		sleep 0.1
 	done
 	[ -S /run/control.sock ] || { e2e_fail "memshare-hostd did not start: $(cat "$E2E_OUT/hostd.log")"; return 1; }
-	memshare-guestd --connect $GUESTS_EP --name "$name" > "$E2E_OUT/guestd.log" 2>&1 &
+	memshare-guestd --connect $GUESTS_EP --name "$name" $(echo "${E2E_GUESTD_ARGS:-}" | tr , ' ') \
+		> "$E2E_OUT/guestd.log" 2>&1 &
 	GUESTD_PID=$!
+	[ -z "${E2E_GUESTD_ARGS:-}" ] || log "memshare-guestd options: ${E2E_GUESTD_ARGS}"
 	for i in $(seq 1 150); do
 		if memsharectl --host $CONTROL_EP --json status 2>/dev/null |
 			grep -q '"reports": *[1-9]'; then
@@ -128,6 +151,17 @@ ager_start() {
 	log "MGLRU aging every $1 s (pid $AGER_PID)"
 }
 
+# memshare-guestd ages MGLRU itself since --mglru-aging-ms (default 40 s); a
+# second ager on top makes the generations younger than either interval
+# says (with both, nothing ever reached 120 s in cache-cold).
+ager_default() {
+	if memshare-guestd --help 2>&1 | grep -q -- --mglru-aging-ms; then
+		echo 0
+	else
+		echo 45
+	fi
+}
+
 ager_stop() {
 	[ -n "$AGER_PID" ] || return 0
 	kill $AGER_PID 2>/dev/null
@@ -154,6 +188,7 @@ bg_wait() {
 # SIGTERM guestd (it says Goodbye), then hostd; both must exit 0.
 agents_stop() {
 	local rc
+	[ -n "$GUESTD_PID$HOSTD_PID" ] || return 0      # already stopped
 	if [ -n "$GUESTD_PID" ]; then
 		kill -TERM $GUESTD_PID 2>/dev/null
 		wait $GUESTD_PID
@@ -191,3 +226,83 @@ e2e_end() {
 	log "plug-in $E2E_NAME: ok"
 	exit 0
 }
+
+# ---- helpers for tests ------------------------------------------------------
+
+summary() {
+	echo "$*" > "$E2E_OUT/summary.txt"
+	log "summary: $*"
+}
+
+# JSON -> "path=value" lines: objects by key, arrays by index, strings
+# without their quotes (escapes left as they are), null/true/false/numbers as
+# written.  Enough for memsharectl --json (busybox has no jq).
+JSON_FLAT_AWK='
+{ s = s $0 "\n" }
+END {
+	n = length(s); d = 0; i = 1
+	while (i <= n) {
+		c = substr(s, i, 1)
+		if (c == " " || c == "\t" || c == "\n" || c == "\r" || c == ":") { i++; continue }
+		if (c == "{" || c == "[") {
+			d++; typ[d] = (c == "{") ? "o" : "a"; idx[d] = 0; key[d] = ""
+			wantkey[d] = (c == "{"); i++; continue
+		}
+		if (c == "}" || c == "]") { d--; i++; continue }
+		if (c == ",") {
+			if (typ[d] == "o") wantkey[d] = 1; else idx[d]++
+			i++; continue
+		}
+		if (c == "\"") {
+			j = i + 1
+			while (j <= n) {
+				cj = substr(s, j, 1)
+				if (cj == "\\") { j += 2; continue }
+				if (cj == "\"") break
+				j++
+			}
+			v = substr(s, i + 1, j - i - 1); i = j + 1
+		} else {
+			j = i
+			while (j <= n && index(" \t\r\n,}]", substr(s, j, 1)) == 0) j++
+			v = substr(s, i, j - i); i = j
+		}
+		if (d > 0 && typ[d] == "o" && wantkey[d]) { key[d] = v; wantkey[d] = 0; continue }
+		p = ""
+		for (k = 1; k <= d; k++) p = p (k > 1 ? "." : "") (typ[k] == "o" ? key[k] : idx[k])
+		print p "=" v
+	}
+}'
+
+json_flat() { awk "$JSON_FLAT_AWK" "$1"; }
+
+jget() {
+	json_flat "$1" | awk -v k="$2" 'index($0, k "=") == 1 { print substr($0, length(k) + 2); exit }'
+}
+
+status_file_split() {
+	json_flat "$1" | awk -v age="$2" -v g="guests.${3:-0}.report.lru.nodes." '
+		index($0, g) != 1 { next }
+		{ split(substr($0, length(g) + 1), a, "="); split(a[1], p, ".") }
+		p[2] == "bins" && p[4] == "min_age_ms" { min[p[1] "." p[3]] = a[2] + 0; edge[a[2] + 0] = 1 }
+		p[2] == "bins" && p[4] == "file_bytes" { fb[p[1] "." p[3]] = a[2] + 0 }
+		END {
+			if (!(age in edge)) { print "no-bin-edge-at-" age; exit 1 }
+			y = 0; o = 0
+			for (b in fb) if (min[b] >= age) o += fb[b]; else y += fb[b]
+			printf "%.0f %.0f\n", y, o
+		}'
+}
+
+# lru_gen: "memcg ID PATH", " node N", then "GEN AGE_MS NR_ANON NR_FILE" lines.
+lru_gen_file_split() {
+	awk -v age="$2" -v pg=4096 '
+		NF == 4 && $1 ~ /^[0-9]+$/ { if ($2 >= age) o += $4; else y += $4 }
+		END { printf "%.0f %.0f\n", y * pg, o * pg }' "$1"
+}
+
+lru_gen_max_seq() {
+	awk 'NF == 4 && $1 ~ /^[0-9]+$/ && $1 + 0 > m { m = $1 + 0 } END { print m + 0 }' "$1"
+}
+
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }

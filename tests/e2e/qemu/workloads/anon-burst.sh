@@ -6,7 +6,8 @@
 # is held (rewritten every 5 s) for 60 s, is freed, and 60 s later grows
 # again the same way.
 #
-#   t=0     agents up, sampler (10 s), MGLRU ager (E2E_AGE_EVERY_S, default 45 s)
+#   t=0     agents up, sampler (10 s), MGLRU ager (E2E_AGE_EVERY_S; default 0:
+#           guestd ages every 40 s; 45 s with a guestd that does not)
 #   t=3     write 120 MiB (30 x 4 MiB); hot: f0000-f0014 (60 MiB) every 5 s to t=295
 #   t=30    anon grows 0 -> 200 MiB until t=60, held to t=120, freed at t=120
 #   t=180   anon grows 0 -> 200 MiB until t=210, held to t=270, freed at t=270
@@ -16,7 +17,8 @@
 
 sampler_start 10
 agents_start || e2e_end
-[ "${E2E_AGE_EVERY_S:-45}" = 0 ] || ager_start "${E2E_AGE_EVERY_S:-45}"
+AGE_S=${E2E_AGE_EVERY_S:-$(ager_default)}
+if [ "$AGE_S" = 0 ]; then log "harness ager off (guestd ages)"; else ager_start "$AGE_S"; fi
 snapshot start
 at 3
 log "write 120 MiB"

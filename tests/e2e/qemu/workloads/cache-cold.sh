@@ -5,7 +5,8 @@
 # 10 files (40 MiB) in use: mapped and read page by page every 5 s until the
 # end.  The other 160 MiB stay untouched for about 280 s.
 #
-#   t=0     agents up, sampler (10 s), MGLRU ager (E2E_AGE_EVERY_S, default 45 s)
+#   t=0     agents up, sampler (10 s), MGLRU ager (E2E_AGE_EVERY_S; default 0:
+#           guestd ages every 40 s; 45 s with a guestd that does not)
 #   t=5     write 200 MiB (fsync'd)                  snapshot "written"
 #   t~15    hot set: f0000-f0009 every 5 s until t=295
 #           snapshots at t=60, 150, 240
@@ -15,7 +16,8 @@
 
 sampler_start 10
 agents_start || e2e_end
-[ "${E2E_AGE_EVERY_S:-45}" = 0 ] || ager_start "${E2E_AGE_EVERY_S:-45}"
+AGE_S=${E2E_AGE_EVERY_S:-$(ager_default)}
+if [ "$AGE_S" = 0 ]; then log "harness ager off (guestd ages)"; else ager_start "$AGE_S"; fi
 snapshot start
 at 5
 log "write 200 MiB"

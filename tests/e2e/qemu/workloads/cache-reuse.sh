@@ -5,7 +5,8 @@
 # of them and keeps using them (mapped, read page by page every 10 s) for
 # 70 s: memory a policy would have evicted as cold is needed again.
 #
-#   t=0     agents up, sampler (10 s), MGLRU ager (E2E_AGE_EVERY_S, default 45 s)
+#   t=0     agents up, sampler (10 s), MGLRU ager (E2E_AGE_EVERY_S; default 0:
+#           guestd ages every 40 s; 45 s with a guestd that does not)
 #   t=3     write 150 MiB (38 files, 4 MiB each but the last)   snapshot "written"
 #   t=60, 120, 190  snapshots (files untouched)
 #   t=200   re-read all 150 MiB through mappings, again every 10 s to t=270
@@ -15,7 +16,8 @@
 
 sampler_start 10
 agents_start || e2e_end
-[ "${E2E_AGE_EVERY_S:-45}" = 0 ] || ager_start "${E2E_AGE_EVERY_S:-45}"
+AGE_S=${E2E_AGE_EVERY_S:-$(ager_default)}
+if [ "$AGE_S" = 0 ]; then log "harness ager off (guestd ages)"; else ager_start "$AGE_S"; fi
 snapshot start
 at 3
 log "write 150 MiB"
