@@ -48,7 +48,8 @@ struct ms_guest_opts {
 	/*
 	 * Where the host is (one of connect and listen):
 	 *   connect: "unix:/path", "vsock:2:PORT" (2: VMADDR_CID_HOST),
-	 *            "serial:/dev/virtio-ports/NAME" (a virtio-serial port)
+	 *            "serial:/dev/virtio-ports/NAME" (a virtio-serial port;
+	 *            a tty is switched to raw mode)
 	 *   listen:  "vsock:-1:PORT", "unix:/path": wait for the host to
 	 *            connect (hybrid vsock, host-initiated); one host at a time.
 	 */

@@ -116,7 +116,10 @@ struct ms_host_opts {
 	 * write error stops the recording (logged), not the host. */
 	const char *record_path;
 	/* Reports accepted per second per guest; more are dropped and
-	 * counted (the connection stays).  0 = 10. */
+	 * counted (the connection stays).  The Report a guest sends after a
+	 * ReclaimResult is not counted.  A guest over 10 times this (at least
+	 * 100) within a second is not read for the rest of that second.
+	 * 0 = 10. */
 	uint32_t max_reports_per_s;
 	/* A frame begun must be complete within this many ms (a guest that
 	 * drips bytes is cut off); 0 = 10000. */
@@ -229,8 +232,8 @@ int ms_host_get_stats(struct ms_host *host, struct ms_host_stats *out);
  */
 int ms_host_connect(struct ms_host *host, const char *endpoint);
 
-/* ms_host_unconnect - stop keeping @endpoint (drops its guest, if any).
- * 0 or -ENOENT. */
+/* ms_host_unconnect - stop keeping @endpoint: its guest, if any, is told
+ * Goodbye and dropped (MS_DROP_HOST).  0 or -ENOENT. */
 int ms_host_unconnect(struct ms_host *host, const char *endpoint);
 
 /*

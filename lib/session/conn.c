@@ -14,17 +14,30 @@
 #include "../transport/endpoint.h"
 #include "conn.h"
 
-static int update_events(struct ms_conn *c, bool want_out)
+static int set_events(struct ms_conn *c, bool want_out, bool want_in)
 {
-	struct epoll_event ev = { .events = EPOLLIN | (want_out ? EPOLLOUT : 0),
+	struct epoll_event ev = { .events = (want_in ? EPOLLIN : 0) | (want_out ? EPOLLOUT : 0),
 				  .data.ptr = &c->watch };
 
-	if (want_out == c->epollout)
+	if (want_out == c->epollout && want_in == !c->read_paused)
 		return 0;
 	if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
 		return -errno;
 	c->epollout = want_out;
+	c->read_paused = !want_in;
 	return 0;
+}
+
+static int update_events(struct ms_conn *c, bool want_out)
+{
+	return set_events(c, want_out, !c->read_paused);
+}
+
+int ms_conn_pause_read(struct ms_conn *c, bool paused)
+{
+	if (c->fd < 0)
+		return -ENOTCONN;
+	return set_events(c, c->epollout, !paused);
 }
 
 int ms_conn_open(struct ms_conn *c, int fd, int epfd, uint32_t max_frame, void *owner,
@@ -197,17 +210,22 @@ int ms_conn_send_sync(struct ms_conn *c)
 
 int ms_conn_read(struct ms_conn *c)
 {
+	return ms_conn_read_max(c, MS_CONN_READ_BUDGET);
+}
+
+int ms_conn_read_max(struct ms_conn *c, size_t budget)
+{
 	size_t total = 0;
 
-	while (total < MS_CONN_READ_BUDGET) {
+	while (total < budget) {
 		size_t room;
 		uint8_t *dst = ms_frame_decoder_space(&c->dec, &room);
 		ssize_t n;
 
 		if (!dst)
 			return total ? (int)total : -ENOBUFS;
-		if (room > MS_CONN_READ_BUDGET - total)
-			room = MS_CONN_READ_BUDGET - total;
+		if (room > budget - total)
+			room = budget - total;
 		n = c->is_socket ? recv(c->fd, dst, room, MSG_DONTWAIT) : read(c->fd, dst, room);
 		if (n < 0) {
 			if (errno == EINTR)

@@ -40,6 +40,7 @@ struct ms_conn {
 	size_t out_len;
 	size_t out_off;
 	bool epollout;      /* EPOLLOUT currently requested */
+	bool read_paused;   /* EPOLLIN not requested (ms_conn_pause_read) */
 	uint64_t out_since_us; /* when the output queue last became non-empty */
 	bool eof;           /* peer closed its side */
 	bool is_socket;     /* send/recv; else read/write (a virtio-serial port) */
@@ -80,6 +81,13 @@ int ms_conn_flush(struct ms_conn *c);
 /* Read up to the budget.  >0 bytes read, 0 nothing now, -ECONNRESET on
  * EOF (after which queued frames may still be taken), other -errno. */
 int ms_conn_read(struct ms_conn *c);
+
+/* ms_conn_read() of at most @budget bytes (> 0). */
+int ms_conn_read_max(struct ms_conn *c, size_t budget);
+
+/* Stop (or resume) watching for input: what the peer sends stays in its
+ * socket.  Hangups and errors are still reported.  0 or -errno. */
+int ms_conn_pause_read(struct ms_conn *c, bool paused);
 
 /*
  * Next message: 1 (in *m, clear with ms_msg_clear), 0 (need more bytes),

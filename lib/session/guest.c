@@ -76,6 +76,7 @@ struct ms_guest {
 	uint32_t host_unix_uid;
 	uint64_t rng;
 	uint64_t reports_skipped;       /* host not reading fast enough */
+	uint64_t hello_seq;             /* seq of the Hello awaiting Welcome */
 	uint32_t connect_failures;      /* since the last Welcome */
 	ms_guest_event_fn event_fn;
 	void *userdata;
@@ -205,14 +206,20 @@ static void start_session(struct ms_guest *g)
 	}
 	g->welcome_deadline_us = ms_now_us() + (uint64_t)g->welcome_timeout_ms * 1000u;
 	m.u.hello = g->hello;
-	if (send_msg(g, &m) == 0)
+	if (send_msg(g, &m) == 0) {
 		g->state = G_HELLO_SENT;
+		g->hello_seq = g->conn.seq_out;
+	}
 }
 
 /* Open a virtio-serial port; it is usable only while the host side is
  * connected (no POLLHUP). */
 static void serial_open(struct ms_guest *g)
 {
+	/* The port may still hold the host's answers to our Hellos from before
+	 * a reopen: sequence numbers go on, so that a Welcome's in_reply_to
+	 * tells which Hello it answers. */
+	uint64_t seq_out = g->conn.seq_out;
 	bool in_progress;
 	struct pollfd p;
 	int fd, r;
@@ -238,6 +245,7 @@ static void serial_open(struct ms_guest *g)
 		return;
 	}
 	ms_strlcpy(g->conn.peer, g->endpoint, sizeof(g->conn.peer));
+	g->conn.seq_out = seq_out;
 	ms_frame_decoder_set_sync(&g->conn.dec, true);
 	/* Whatever sits in the port from before is stale. */
 	ms_frame_decoder_hunt(&g->conn.dec);
@@ -444,6 +452,18 @@ static void on_message(struct ms_guest *g, struct ms_msg *m)
 	if (g->state == G_HELLO_SENT) {
 		struct ms_guest_event ev = { .type = MS_GUEST_EVENT_CONNECTED };
 
+		/* A serial port may still carry the host's answers to earlier
+		 * Hellos (ours before a reopen or a restart, or a previous
+		 * agent's) and what followed them: only the answer to this
+		 * Hello counts. */
+		if (g->conn.dec.sync_mode &&
+		    ((m->type != MS_MSG_WELCOME && m->type != MS_MSG_ERROR) ||
+		     m->in_reply_to != g->hello_seq)) {
+			ms_dbg(g->ctx, "%s: dropped a stale %s (in reply to %llu, our Hello is %llu)",
+			       g->endpoint, ms_msg_type_name(m->type),
+			       (unsigned long long)m->in_reply_to, (unsigned long long)g->hello_seq);
+			return;
+		}
 		if (m->type == MS_MSG_ERROR) {
 			char why[MS_ERROR_MESSAGE_MAX + 32];
 
@@ -553,6 +573,15 @@ static void conn_readable(struct ms_guest *g, uint32_t events)
 		on_message(g, &m);
 		ms_msg_clear(&m);
 	}
+	/* Serial: bytes from the host that are neither frames nor markers
+	 * (line noise, a frame cut short): what was lost cannot be known, so
+	 * start a new session; the host answers it after a marker, where the
+	 * decoder picks up again. */
+	if (g->state == G_READY && g->conn.dec.sync_mode && g->conn.dec.hunting) {
+		ms_warn(g->ctx, "%s: garbage from the host; starting a new session", g->endpoint);
+		trigger_close(g);
+		start_session(g);
+	}
 	/* A serial port's host side went away: POLLHUP, not EOF. */
 	if (g->state >= G_CONNECTING &&
 	    (rr == -ECONNRESET || g->conn.eof || (!g->conn.is_socket && (events & EPOLLHUP))))
@@ -645,7 +674,7 @@ MS_EXPORT int ms_guest_new(struct ms_guest **out, const struct ms_guest_opts *op
 	listen = MS_OPTS_GET(opts, ms_guest_opts, listen, NULL);
 	if (!g->ctx || !endpoint == !listen ||
 	    ms_endpoint_parse(endpoint ? endpoint : listen, &g->ep) < 0 ||
-	    (listen && g->ep.kind == MS_ENDPOINT_SERIAL)) {
+	    (listen && g->ep.kind == MS_ENDPOINT_SERIAL) || g->ep.kind == MS_ENDPOINT_HVSOCK) {
 		if (g->ctx)
 			ms_err(g->ctx, "guest: bad or missing endpoint '%s' (want one of connect "
 			       "unix:/path, vsock:2:PORT, serial:/dev/virtio-ports/NAME, or listen "

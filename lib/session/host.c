@@ -27,6 +27,38 @@
 #define HOST_MAX_LISTENERS 8
 #define HOST_MAX_LINKS 256
 #define HOST_EVENTS_PER_ROUND 64
+/*
+ * Fairness: what one ms_host_process() round does for one connection and
+ * for connections that have not said Hello yet.  A round's length is what
+ * a ready guest's message may wait behind, so no peer may make it long:
+ *   - messages taken from one connection per round (the rest stay in its
+ *     decoder or socket for the next rounds: a flood costs the host a few
+ *     decodes per round and fills its own socket, not the host's time);
+ *   - connections accepted per listener per round;
+ *   - connections before Hello served per round (each may bring a whole
+ *     max-size frame to read and decode); ready guests are served first.
+ */
+#define HOST_MSGS_PER_ROUND 8
+#define HOST_ACCEPTS_PER_ROUND 16
+#define HOST_UNREADY_PER_ROUND 16
+/* A guest whose Reports are dropped over its rate more than this many
+ * times in one second (HOST_FLOOD_FACTOR times its allowance, at least
+ * HOST_FLOOD_MIN) floods: it is not read for the rest of that second, so
+ * the flood waits in its own socket instead of costing the host a decode
+ * per Report (and a CPU). */
+#define HOST_FLOOD_FACTOR 10
+#define HOST_FLOOD_MIN 100
+/* Messages about what guests do (dropped, rejected reports, Errors, ready,
+ * gone) are rate limited: a peer that reconnects or misbehaves as fast as
+ * it can would otherwise write thousands of lines a second to the host's
+ * log (stderr: a journal that cannot keep up blocks the host).  The
+ * counters (ms_host_get_stats) still count every one. */
+#define HOST_PEER_LOG_BURST 50
+#define HOST_PEER_LOG_PER_S 10
+/* Bytes read per round from a connection before Hello (a Hello is a few
+ * hundred bytes; a peer that sends a maximal frame of garbage instead is
+ * read over several rounds, a little per round). */
+#define HOST_UNREADY_READ_BYTES (4u * 1024u)
 /* How long a listener rests when the process is out of file descriptors. */
 #define LISTENER_PAUSE_US 1000000u
 /* Invalid reports tolerated from one connection before it is dropped. */
@@ -74,6 +106,12 @@ struct host_guest {
 	uint64_t reclaim_requested_bytes;
 	uint64_t reclaim_deadline_us;  /* when the host gives up waiting */
 	uint64_t expired_reclaim_id;   /* timed out: a late answer is dropped */
+	bool backlog;                  /* complete frames left over for the next round */
+	uint64_t flood_window_us;      /* the second flood_drops counts in */
+	uint32_t flood_drops;          /* Reports over the rate in it */
+	uint64_t read_paused_until_us; /* flooding: not read until then; 0: reading */
+	uint64_t served_round;         /* the round that last served it */
+	bool resync_asked;             /* serial: garbage seen, marker sent to the guest */
 	char handshake[64];            /* hvsock reply being read */
 	size_t handshake_len;
 	char gone_reason[160];
@@ -116,6 +154,11 @@ struct ms_host {
 	size_t nr_guests;
 	uint64_t next_guest_id;
 	uint64_t next_reclaim_id;
+	uint64_t round;                /* ms_host_process() calls */
+	bool backlog;                  /* some guest has frames left over */
+	double log_tokens;             /* peer messages that may be logged now */
+	uint64_t log_tokens_us;
+	uint64_t log_suppressed;       /* ... and those that were not */
 	uint32_t report_interval_ms;
 	uint64_t bin_edges_ms[MS_LRU_MAX_BINS - 1];
 	uint32_t nr_bin_edges;
@@ -199,6 +242,36 @@ static void link_schedule(struct ms_host *h, struct host_link *l)
 	l->backoff_ms = (uint32_t)MS_MIN((uint64_t)l->backoff_ms * 2, LINK_BACKOFF_MAX_MS);
 }
 
+/* Say how many peer messages were not logged, if the bucket allows. */
+static void peer_log_note(struct ms_host *h)
+{
+	if (!h->log_suppressed || h->log_tokens < 1.0)
+		return;
+	h->log_tokens -= 1.0;
+	ms_warn(h->ctx, "%llu messages about guests not logged (more than %d a second); the "
+		"host's counters have them all", (unsigned long long)h->log_suppressed,
+		HOST_PEER_LOG_PER_S);
+	h->log_suppressed = 0;
+}
+
+/* May a message about a guest be logged now?  (Token bucket.) */
+static bool peer_log_ok(struct ms_host *h)
+{
+	uint64_t now = ms_now_us();
+
+	h->log_tokens = MS_MIN((double)HOST_PEER_LOG_BURST,
+			       h->log_tokens + (double)(now - h->log_tokens_us) / 1e6 *
+						       HOST_PEER_LOG_PER_S);
+	h->log_tokens_us = now;
+	peer_log_note(h);
+	if (h->log_tokens < 1.0) {
+		h->log_suppressed++;
+		return false;
+	}
+	h->log_tokens -= 1.0;
+	return true;
+}
+
 /* Mark a guest for removal; the record is freed at the end of process(). */
 static void guest_kill(struct ms_host *h, struct host_guest *g, enum ms_host_drop why, int err,
 		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -214,13 +287,16 @@ static void guest_kill(struct ms_host *h, struct host_guest *g, enum ms_host_dro
 	va_end(ap);
 	g->gone_err = err;
 	h->stats.dropped[why]++;
-	if (err)
-		ms_warn(h->ctx, "guest %llu (%s, %s): dropped (%s): %s",
-			(unsigned long long)g->id, g->hello.guest_name[0] ? g->hello.guest_name : "?",
-			g->conn.peer, ms_host_drop_name(why), g->gone_reason);
-	else
-		ms_info(h->ctx, "guest %llu (%s): gone: %s", (unsigned long long)g->id,
-			g->hello.guest_name[0] ? g->hello.guest_name : "?", g->gone_reason);
+	if (peer_log_ok(h)) {
+		if (err)
+			ms_warn(h->ctx, "guest %llu (%s, %s): dropped (%s): %s",
+				(unsigned long long)g->id,
+				g->hello.guest_name[0] ? g->hello.guest_name : "?", g->conn.peer,
+				ms_host_drop_name(why), g->gone_reason);
+		else
+			ms_info(h->ctx, "guest %llu (%s): gone: %s", (unsigned long long)g->id,
+				g->hello.guest_name[0] ? g->hello.guest_name : "?", g->gone_reason);
+	}
 	if (g->state == GUEST_READY) {
 		struct ms_host_event ev = { .type = MS_HOST_EVENT_GUEST_GONE,
 					    .reason = g->gone_reason, .err = err };
@@ -377,9 +453,10 @@ static void on_hello(struct ms_host *h, struct host_guest *g, struct ms_msg *m)
 	g->tokens_us = ms_now_us();
 	if (g->link)
 		g->link->backoff_ms = LINK_BACKOFF_MIN_MS;
-	ms_info(h->ctx, "guest %llu '%s' ready (%s, agent %s, protocol %u)",
-		(unsigned long long)g->id, g->hello.guest_name, g->conn.peer,
-		g->hello.agent_version, version);
+	if (peer_log_ok(h))
+		ms_info(h->ctx, "guest %llu '%s' ready (%s, agent %s, protocol %u)",
+			(unsigned long long)g->id, g->hello.guest_name, g->conn.peer,
+			g->hello.agent_version, version);
 	emit(h, g, &ev);
 }
 
@@ -445,11 +522,12 @@ static const char *report_invalid(struct ms_host *h, struct host_guest *g,
 				if (b->max_age_ms != MS_UNKNOWN && b->max_age_ms != MS_AGE_INFINITE &&
 				    b->max_age_ms > HOST_MAX_AGE_MS)
 					return *reason = MS_REJECT_AGE, "an LRU age over a century";
-				if (b->anon_bytes != MS_UNKNOWN)
-					lru += MS_MIN(b->anon_bytes, total + 1);
-				if (b->file_bytes != MS_UNKNOWN)
-					lru += MS_MIN(b->file_bytes, total + 1);
-				if (lru > total)
+				/* An overflowing sum is over any MemTotal too. */
+				if ((b->anon_bytes != MS_UNKNOWN &&
+				     __builtin_add_overflow(lru, b->anon_bytes, &lru)) ||
+				    (b->file_bytes != MS_UNKNOWN &&
+				     __builtin_add_overflow(lru, b->file_bytes, &lru)) ||
+				    lru > total)
 					return *reason = MS_REJECT_LRU_BYTES, "more LRU memory than MemTotal";
 			}
 			if ((n->slab_reclaimable_bytes != MS_UNKNOWN && n->slab_reclaimable_bytes > total) ||
@@ -459,6 +537,46 @@ static const char *report_invalid(struct ms_host *h, struct host_guest *g,
 		}
 	}
 	return NULL;
+}
+
+/* A Report was over the guest's rate: past the flood line, stop reading it
+ * until its second is over (flood_resume()). */
+static void flood_check(struct ms_host *h, struct host_guest *g)
+{
+	uint64_t limit = MS_MAX((uint64_t)HOST_FLOOD_MIN,
+				(uint64_t)HOST_FLOOD_FACTOR * h->max_reports_per_s);
+	uint64_t now = ms_now_us();
+
+	if (now - g->flood_window_us >= 1000000u) {
+		g->flood_window_us = now;
+		g->flood_drops = 0;
+	}
+	if (++g->flood_drops < limit || g->read_paused_until_us ||
+	    ms_conn_pause_read(&g->conn, true) < 0)
+		return;
+	g->read_paused_until_us = g->flood_window_us + 1000000u;
+	if (peer_log_ok(h))
+		ms_info(h->ctx, "guest %llu '%s': %llu Reports over its rate within a second: not "
+			"read for the rest of it", (unsigned long long)g->id, g->hello.guest_name,
+			(unsigned long long)limit);
+}
+
+static void flood_resume(struct ms_host *h, struct host_guest *g)
+{
+	int r;
+
+	g->read_paused_until_us = 0;
+	/* Time spent paused is not the peer dripping a frame. */
+	g->conn.partial_since_us = 0;
+	r = ms_conn_pause_read(&g->conn, false);
+	if (r < 0) {
+		guest_kill(h, g, MS_DROP_IO, r, "epoll: %s", strerror(-r));
+		return;
+	}
+	if (ms_frame_decoder_pending(&g->conn.dec)) {
+		g->backlog = true;
+		h->backlog = true;
+	}
 }
 
 static void on_report(struct ms_host *h, struct host_guest *g, struct ms_msg *m)
@@ -471,6 +589,7 @@ static void on_report(struct ms_host *h, struct host_guest *g, struct ms_msg *m)
 		/* Dropped, not answered: a flood gets no traffic back. */
 		g->reports_rate_dropped++;
 		h->stats.reports_rate_dropped++;
+		flood_check(h, g);
 		return;
 	}
 	why = report_invalid(h, g, &m->u.report, &reason);
@@ -484,8 +603,9 @@ static void on_report(struct ms_host *h, struct host_guest *g, struct ms_msg *m)
 				   "(last: %s)", HOST_MAX_INVALID_REPORTS, why);
 			return;
 		}
-		ms_warn(h->ctx, "guest %llu '%s': report rejected: %s", (unsigned long long)g->id,
-			g->hello.guest_name, why);
+		if (peer_log_ok(h))
+			ms_warn(h->ctx, "guest %llu '%s': report rejected: %s",
+				(unsigned long long)g->id, g->hello.guest_name, why);
 		send_error(h, g, m->seq, EINVAL, why);
 		return;
 	}
@@ -522,6 +642,12 @@ static void session_restart(struct ms_host *h, struct host_guest *g)
 	g->state = GUEST_AWAIT_HELLO;
 	g->connected_us = ms_now_us();
 	g->hello_deadline_us = g->connected_us + (uint64_t)h->hello_timeout_ms * 1000u;
+	g->resync_asked = false;
+	/* Our side of the new session starts here too.  The guest drops what
+	 * it reads up to a marker (the rest of the old session), so without
+	 * one it would never see the Welcome. */
+	if (ms_conn_send_sync(&g->conn) < 0)
+		guest_kill(h, g, MS_DROP_IO, -EIO, "cannot write a sync marker");
 }
 
 static void on_message(struct ms_host *h, struct host_guest *g, struct ms_msg *m)
@@ -561,6 +687,10 @@ static void on_message(struct ms_host *h, struct host_guest *g, struct ms_msg *m
 			return;
 		}
 		g->reclaim_pending = false;
+		/* The Report that follows (AFTER_RECLAIM) is one the host asked
+		 * for: it does not count against the guest's report rate. */
+		g->tokens = MS_MIN(g->tokens + 1.0,
+				   MS_MAX(2.0, (double)h->max_reports_per_s) + 1.0);
 		ev.reply = &m->u.reclaim_result;
 		emit(h, g, &ev);
 		return;
@@ -568,8 +698,10 @@ static void on_message(struct ms_host *h, struct host_guest *g, struct ms_msg *m
 	case MS_MSG_ERROR: {
 		struct ms_host_event ev = { .type = MS_HOST_EVENT_GUEST_ERROR };
 
-		ms_warn(h->ctx, "guest %llu '%s' sent Error %d: %s", (unsigned long long)g->id,
-			g->hello.guest_name, m->u.error.code, m->u.error.message);
+		if (peer_log_ok(h))
+			ms_warn(h->ctx, "guest %llu '%s' sent Error %d: %s",
+				(unsigned long long)g->id, g->hello.guest_name, m->u.error.code,
+				m->u.error.message);
 		ev.error = &m->u.error;
 		emit(h, g, &ev);
 		return;
@@ -599,43 +731,87 @@ static void on_message(struct ms_host *h, struct host_guest *g, struct ms_msg *m
 	}
 }
 
+/*
+ * Serve one connection for this round: the messages already read, and when
+ * the decoder needs more, what the socket holds (up to the read budget); at
+ * most HOST_MSGS_PER_ROUND messages.  What is left waits for the next round:
+ * in the socket (epoll reports it again) or, whole frames already read, in
+ * the decoder (g->backlog: ms_host_process() comes back to it).
+ */
 static void guest_readable(struct ms_host *h, struct host_guest *g)
 {
+	bool did_read = false;
+	unsigned msgs = 0;
 	char why[160];
-	int rr, r;
+	int r;
 
-	rr = ms_conn_read(&g->conn);
-	if (rr < 0 && rr != -ECONNRESET) {
-		guest_kill(h, g, MS_DROP_IO, rr, "read: %s", strerror(-rr));
-		return;
-	}
+	g->served_round = h->round;
+	g->backlog = false;
 	for (;;) {
 		struct ms_msg m;
 
 		r = ms_conn_next(&g->conn, &m, why, sizeof(why));
-		if (r == 0)
-			break;
+		if (r == 0) {
+			int rr;
+
+			if (did_read || g->conn.eof)
+				break;
+			did_read = true;
+			rr = ms_conn_read_max(&g->conn, g->state == GUEST_READY
+							      ? MS_CONN_READ_BUDGET
+							      : HOST_UNREADY_READ_BYTES);
+			if (rr == -ECONNRESET) {
+				/* EOF or reset: the frames read still count. */
+				g->conn.eof = true;
+			} else if (rr < 0) {
+				guest_kill(h, g, MS_DROP_IO, rr, "read: %s", strerror(-rr));
+				return;
+			}
+			continue;
+		}
 		if (r == MS_FRAME_SYNC) {
 			/* Serial: the guest (re)starts its session here. */
 			if (g->state == GUEST_READY)
 				session_restart(h, g);
-			continue;
-		}
-		if (r < 0) {
-			if (g->conn.dec.sync_mode && r == -EPROTO && g->state != GUEST_READY) {
-				/* Stale bytes on a serial port: hunt for the marker. */
-				continue;
+			if (g->state == GUEST_DEAD)
+				return;
+		} else if (r < 0) {
+			if (!(g->conn.dec.sync_mode && r == -EPROTO)) {
+				guest_kill(h, g, r == -EMSGSIZE ? MS_DROP_OVERSIZE
+								 : MS_DROP_PROTOCOL, r, "%s", why);
+				return;
 			}
-			guest_kill(h, g, r == -EMSGSIZE ? MS_DROP_OVERSIZE : MS_DROP_PROTOCOL, r,
-				   "%s", why);
+			/* Stale bytes or garbage on a serial port: the decoder
+			 * hunts for the next marker. */
+		} else {
+			on_message(h, g, &m);
+			ms_msg_clear(&m);
+			if (g->state == GUEST_DEAD || g->read_paused_until_us)
+				return;         /* paused: flood_resume() comes back */
+		}
+		if (++msgs >= HOST_MSGS_PER_ROUND) {
+			/* Its turn is over; the rest (and EOF) next round. */
+			if (ms_frame_decoder_pending(&g->conn.dec)) {
+				g->backlog = true;
+				h->backlog = true;
+			}
 			return;
 		}
-		on_message(h, g, &m);
-		ms_msg_clear(&m);
-		if (g->state == GUEST_DEAD)
-			return;
 	}
-	if (rr == -ECONNRESET || g->conn.eof) {
+	/* Serial: a ready guest's stream lost its frame boundaries (line
+	 * noise, a frame cut short).  Only a marker ends the hunt, and the
+	 * guest sends one when it starts a session: ask it to. */
+	if (g->state == GUEST_READY && g->conn.dec.sync_mode && g->conn.dec.hunting &&
+	    !g->resync_asked) {
+		ms_warn(h->ctx, "guest %llu '%s': garbage on the serial line; asking for a new "
+			"session", (unsigned long long)g->id, g->hello.guest_name);
+		g->resync_asked = true;
+		if (ms_conn_send_sync(&g->conn) < 0) {
+			guest_kill(h, g, MS_DROP_IO, -EIO, "cannot write a sync marker");
+			return;
+		}
+	}
+	if (g->conn.eof) {
 		if (ms_frame_decoder_pending(&g->conn.dec) && !g->conn.dec.hunting)
 			guest_kill(h, g, MS_DROP_PROTOCOL, -EPROTO, "connection closed inside a frame");
 		else
@@ -754,7 +930,7 @@ static int guest_accept(struct ms_host *h, struct host_listener *l, int fd)
 
 static void accept_all(struct ms_host *h, struct host_listener *l)
 {
-	for (int i = 0; i < 32; i++) {
+	for (int i = 0; i < HOST_ACCEPTS_PER_ROUND; i++) {
 		int fd = ms_endpoint_accept(l->fd);
 
 		if (fd == -EAGAIN || fd == -EWOULDBLOCK)
@@ -904,9 +1080,19 @@ MS_EXPORT int ms_host_unconnect(struct ms_host *h, const char *endpoint)
 	if (!l)
 		return -ENOENT;
 	l->removed = true;
-	if (l->guest)
-		guest_kill(h, l->guest, MS_DROP_HOST, 0, "the host no longer connects to %s",
-			   endpoint);
+	if (l->guest) {
+		struct host_guest *g = l->guest;
+
+		/* On purpose, like ms_host_disconnect(): say so. */
+		if (g->state == GUEST_READY) {
+			struct ms_msg m = { .type = MS_MSG_GOODBYE };
+
+			snprintf(m.u.reason, sizeof(m.u.reason), "the host no longer connects to %s",
+				 endpoint);
+			ms_conn_send(&g->conn, &m, h->max_frame);
+		}
+		guest_kill(h, g, MS_DROP_HOST, 0, "the host no longer connects to %s", endpoint);
+	}
 	for (size_t i = 0; i < h->nr_links; i++) {
 		if (h->links[i] == l) {
 			h->links[i] = h->links[--h->nr_links];
@@ -1002,6 +1188,8 @@ MS_EXPORT int ms_host_new(struct ms_host **out, const struct ms_host_opts *opts)
 	h->event_fn = MS_OPTS_GET(opts, ms_host_opts, event_fn, NULL);
 	h->userdata = MS_OPTS_GET(opts, ms_host_opts, userdata, NULL);
 	h->rng = ms_now_us() ^ (uintptr_t)h;
+	h->log_tokens = HOST_PEER_LOG_BURST;
+	h->log_tokens_us = ms_now_us();
 	if (!h->rng)
 		h->rng = 1;
 	trig = MS_OPTS_GET(opts, ms_host_opts, psi_trigger, NULL);
@@ -1123,6 +1311,10 @@ MS_EXPORT int64_t ms_host_get_timeout_us(struct ms_host *h)
 			keep_min(&best, g->hello_deadline_us);
 		if (g->conn.partial_since_us)
 			keep_min(&best, g->conn.partial_since_us + (uint64_t)h->frame_timeout_ms * 1000u);
+		if (g->read_paused_until_us)
+			keep_min(&best, g->read_paused_until_us);
+		else if (g->backlog)
+			keep_min(&best, 1);     /* frames already read wait: now */
 		if (g->state == GUEST_READY) {
 			if (g->reclaim_pending)
 				keep_min(&best, g->reclaim_deadline_us);
@@ -1157,8 +1349,15 @@ static void check_timers(struct ms_host *h, struct host_guest *g, uint64_t now)
 
 	if (g->state == GUEST_DEAD)
 		return;
+	if (g->read_paused_until_us && now >= g->read_paused_until_us) {
+		flood_resume(h, g);
+		if (g->state == GUEST_DEAD)
+			return;
+	}
 	if (g->state != GUEST_READY && now >= g->hello_deadline_us) {
-		guest_kill(h, g, MS_DROP_HELLO_TIMEOUT, -ETIMEDOUT, "no Hello within %u ms",
+		guest_kill(h, g, MS_DROP_HELLO_TIMEOUT, -ETIMEDOUT, "%s within %u ms",
+			   g->state == GUEST_CONNECTING ? "not connected" :
+			   g->state == GUEST_HANDSHAKE ? "no answer to CONNECT" : "no Hello",
 			   h->hello_timeout_ms);
 		return;
 	}
@@ -1184,56 +1383,100 @@ static void check_timers(struct ms_host *h, struct host_guest *g, uint64_t now)
 	}
 }
 
+/* One epoll event of a guest connection. */
+static void guest_event(struct ms_host *h, struct host_guest *g, uint32_t events)
+{
+	if (g->state == GUEST_DEAD)
+		return;
+	if (g->state == GUEST_CONNECTING) {
+		link_connected(h, g);
+		return;
+	}
+	if (g->state == GUEST_HANDSHAKE) {
+		link_handshake(h, g);
+		return;
+	}
+	if (events & EPOLLOUT) {
+		int r = ms_conn_flush(&g->conn);
+
+		if (r < 0) {
+			guest_kill(h, g, MS_DROP_IO, r, "write: %s", strerror(-r));
+			return;
+		}
+	}
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	if (g->read_paused_until_us) {
+		if (!(events & (EPOLLHUP | EPOLLERR)))
+			return;
+		flood_resume(h, g);     /* it hung up: take what it left, then EOF */
+		if (g->state == GUEST_DEAD)
+			return;
+	}
+	guest_readable(h, g);
+}
+
 MS_EXPORT int ms_host_process(struct ms_host *h)
 {
 	struct epoll_event evs[HOST_EVENTS_PER_ROUND];
+	unsigned unready = 0;
 	uint64_t now;
 	int n;
 
 	if (!h)
 		return -EINVAL;
+	h->round++;
 	n = epoll_wait(h->epfd, evs, HOST_EVENTS_PER_ROUND, 0);
 	if (n < 0) {
 		if (errno == EINTR)
 			return 0;
 		return -errno;
 	}
+	/* Ready guests first: their messages never wait behind new
+	 * connections or connections that have not said Hello. */
 	for (int i = 0; i < n; i++) {
 		struct ms_watch *w = evs[i].data.ptr;
-		struct host_guest *g;
+		struct host_guest *g = w->owner;
 
+		if (w->kind != MS_WATCH_CONN || g->state != GUEST_READY)
+			continue;
+		guest_event(h, g, evs[i].events);
+		evs[i].events = 0;
+	}
+	/* Then the others, a bounded number of them: those left over are
+	 * reported again next round (level-triggered). */
+	for (int i = 0; i < n; i++) {
+		struct ms_watch *w = evs[i].data.ptr;
+		struct host_guest *g = w->owner;
+
+		if (!evs[i].events)
+			continue;
 		if (w->kind == MS_WATCH_LISTENER) {
 			accept_all(h, w->owner);
 			continue;
 		}
-		g = w->owner;
-		if (g->state == GUEST_DEAD)
+		if (g->state == GUEST_DEAD || unready++ >= HOST_UNREADY_PER_ROUND)
 			continue;
-		if (g->state == GUEST_CONNECTING) {
-			link_connected(h, g);
-			continue;
-		}
-		if (g->state == GUEST_HANDSHAKE) {
-			link_handshake(h, g);
-			continue;
-		}
-		if (evs[i].events & EPOLLOUT) {
-			int r = ms_conn_flush(&g->conn);
-
-			if (r < 0) {
-				guest_kill(h, g, MS_DROP_IO, r, "write: %s", strerror(-r));
-				continue;
-			}
-		}
-		if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-			guest_readable(h, g);
+		guest_event(h, g, evs[i].events);
 	}
+	/* Whole frames left over by the message budget of guests that epoll
+	 * did not report this round (their sockets are empty). */
+	if (h->backlog)
+		for (struct host_guest *g = h->guests; g; g = g->next)
+			if (g->backlog && g->state != GUEST_DEAD && !g->read_paused_until_us &&
+			    g->served_round != h->round)
+				guest_readable(h, g);
 	now = ms_now_us();
 	for (size_t i = 0; i < h->nr_listeners; i++)
 		if (h->listeners[i].paused_until_us && now >= h->listeners[i].paused_until_us)
 			listener_resume(h, &h->listeners[i]);
-	for (struct host_guest *g = h->guests; g; g = g->next)
+	peer_log_note(h);
+	h->backlog = false;
+	for (struct host_guest *g = h->guests; g; g = g->next) {
 		check_timers(h, g, now);
+		if (g->backlog && g->state != GUEST_DEAD && !g->read_paused_until_us)
+			h->backlog = true;
+	}
 	for (size_t i = 0; i < h->nr_links; i++)
 		if (!h->links[i]->guest && now >= h->links[i]->next_try_us)
 			link_connect(h, h->links[i]);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <poll.h>
 #include <strings.h>
+#include <termios.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
@@ -245,7 +246,22 @@ int ms_endpoint_connect(const struct ms_endpoint *ep, bool *in_progress)
 	case MS_ENDPOINT_SERIAL:
 		/* A guest's virtio-serial port: a character device. */
 		fd = open(ep->path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-		return fd < 0 ? -errno : fd;
+		if (fd < 0)
+			return -errno;
+		/* A port that is a tty (a virtio console /dev/hvcN, a pty) would
+		 * echo, turn \n into \r\n and hold input until a newline: make
+		 * it a raw byte pipe, as a virtio-serial port is. */
+		if (isatty(fd)) {
+			struct termios t;
+
+			if (tcgetattr(fd, &t) < 0 || (cfmakeraw(&t), tcsetattr(fd, TCSANOW, &t) < 0)) {
+				int err = -errno;
+
+				close(fd);
+				return err;
+			}
+		}
+		return fd;
 	case MS_ENDPOINT_HVSOCK:
 		len = unix_addr_path(ep->path, &a.un);
 		return connect_socket(AF_UNIX, &a.sa, len, in_progress);

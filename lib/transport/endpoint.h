@@ -52,8 +52,10 @@ int ms_endpoint_listen(const struct ms_endpoint *ep, int backlog);
  * Start a non-blocking connect (hvsock: to the UDS itself; the CONNECT
  * line is ms_hvsock_handshake's).  Returns the fd; *in_progress tells
  * whether to wait for POLLOUT and check SO_ERROR.  serial: opens the
- * character device O_RDWR|O_NONBLOCK in a guest, or connects to the
- * chardev's unix socket on a host (@host true).  -errno on failure.
+ * character device O_RDWR|O_NONBLOCK in a guest (a tty is switched to raw
+ * mode), or connects to the chardev's unix socket on a host
+ * (ms_endpoint_connect_host).  hvsock is a host's endpoint only.
+ * -errno on failure.
  */
 int ms_endpoint_connect(const struct ms_endpoint *ep, bool *in_progress);
 int ms_endpoint_connect_host(const struct ms_endpoint *ep, bool *in_progress);

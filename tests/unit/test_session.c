@@ -29,6 +29,7 @@
 #include "proto/frame.h"
 #include "transport/endpoint.h"
 
+#include "testraw.h"
 #include "testutil.h"
 
 #define GUEST_FIXTURE MS_FIXTURES_DIR "/linux-6.1-guest"
@@ -47,8 +48,6 @@ struct host_guest_seen {
 	int gone_err;
 	char gone_reason[160];
 };
-
-struct raw;
 
 struct world {
 	char dir[64];
@@ -79,7 +78,7 @@ struct world {
 	struct ms_reclaim_reply g_last_reply;
 
 	/* Raw peers, closed by teardown whatever happened. */
-	struct raw *raws[8];
+	struct tu_raw *raws[8];
 	unsigned nr_raws;
 
 	/* What the contexts logged: hlog.all tells why a peer was dropped. */
@@ -277,8 +276,6 @@ static void setup(void)
 	W.gctx = tu_new_ctx_log(GUEST_FIXTURE, &W.glog);
 }
 
-static void raw_close(struct raw *r);
-
 static void teardown(void)
 {
 	ms_guest_free(W.guest);
@@ -286,7 +283,7 @@ static void teardown(void)
 	W.guest = NULL;
 	W.host = NULL;
 	for (unsigned i = 0; i < W.nr_raws; i++) {
-		raw_close(W.raws[i]);
+		tu_raw_close(W.raws[i]);
 		free(W.raws[i]);
 	}
 	ms_report_clear(&W.last_report);
@@ -360,41 +357,10 @@ static bool contains(const char *hay, const char *needle)
 
 /* ---- raw peers ----------------------------------------------------------- */
 
-struct raw {
-	int fd;
-	bool closed;
-	uint64_t seq;
-	struct ms_frame_decoder dec;
-	struct ms_msg msg;        /* the last frame taken */
-	bool have_msg;
-};
-
-static void raw_open(struct raw *r)
+/* A raw peer (testraw.h) that teardown will close. */
+static struct tu_raw *raw_new(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	memset(r, 0, sizeof(*r));
-	ms_frame_decoder_init(&r->dec, MS_FRAME_HARD_MAX_BYTES);
-	memcpy(sa.sun_path, W.sock, sizeof(W.sock));
-	r->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(r->fd, 0);
-	ck_assert_msg(connect(r->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %m");
-	ck_assert_int_eq(fcntl(r->fd, F_SETFL, O_NONBLOCK), 0);
-}
-
-static void raw_close(struct raw *r)
-{
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-	ms_msg_clear(&r->msg);
-	ms_frame_decoder_release(&r->dec);
-}
-
-/* A raw peer that teardown will close. */
-static struct raw *raw_new(void)
-{
-	struct raw *r = calloc(1, sizeof(*r));
+	struct tu_raw *r = calloc(1, sizeof(*r));
 
 	ck_assert_ptr_nonnull(r);
 	ck_assert_uint_lt(W.nr_raws, sizeof(W.raws) / sizeof(W.raws[0]));
@@ -403,112 +369,32 @@ static struct raw *raw_new(void)
 	return r;
 }
 
-static void raw_send(struct raw *r, const void *buf, size_t len)
+/* Connect @r to the host's socket. */
+static void raw_open(struct tu_raw *r)
 {
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = send(r->fd, p, len, MSG_NOSIGNAL);
-
-		ck_assert_msg(n > 0, "raw send: %m");
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-static void raw_send_msg(struct raw *r, struct ms_msg *m)
-{
-	uint8_t *frame;
-	size_t len;
-
-	m->version = MS_PROTO_VERSION_MAX;
-	m->seq = ++r->seq;
-	ck_assert_int_eq(ms_msg_encode(m, MS_FRAME_HARD_MAX_BYTES, &frame, &len), 0);
-	raw_send(r, frame, len);
-	free(frame);
-}
-
-static void raw_send_hello(struct raw *r, const char *name)
-{
-	struct ms_msg m = { .type = MS_MSG_HELLO };
-
-	m.u.hello.proto_min = 1;
-	m.u.hello.proto_max = 1;
-	snprintf(m.u.hello.guest_name, sizeof(m.u.hello.guest_name), "%s", name);
-	snprintf(m.u.hello.agent_version, sizeof(m.u.hello.agent_version), "raw");
-	m.u.hello.mem_total_bytes = 1ull << 30;
-	m.u.hello.page_size_bytes = 4096;
-	raw_send_msg(r, &m);
-}
-
-/* Read what is there; notice EOF or reset. */
-static void raw_drain(struct raw *r)
-{
-	uint8_t buf[4096];
-
-	while (!r->closed) {
-		ssize_t n = recv(r->fd, buf, sizeof(buf), MSG_DONTWAIT);
-
-		if (n > 0) {
-			ck_assert_int_eq(ms_frame_decoder_push(&r->dec, buf, (size_t)n), 0);
-			continue;
-		}
-		if (n == 0 || errno == ECONNRESET || errno == EPIPE)
-			r->closed = true;
-		else
-			ck_assert_msg(errno == EAGAIN || errno == EINTR, "raw recv: %m");
-		return;
-	}
-}
-
-static bool raw_cond_closed(void *arg)
-{
-	struct raw *r = arg;
-
-	raw_drain(r);
-	return r->closed;
-}
-
-static bool raw_cond_msg(void *arg)
-{
-	struct raw *r = arg;
-	const uint8_t *payload;
-	size_t len;
-	char why[160];
-	int k;
-
-	raw_drain(r);
-	k = ms_frame_decoder_next(&r->dec, &payload, &len);
-	ck_assert_int_ge(k, 0);
-	if (k == 0)
-		return false;
-	ms_msg_clear(&r->msg);
-	ck_assert_msg(ms_msg_decode(payload, len, &r->msg, why, sizeof(why)) == 0,
-		      "host sent an undecodable frame: %s", why);
-	r->have_msg = true;
-	return true;
+	tu_raw_open(r, W.sock);
 }
 
 /* Wait for the host's next frame to this peer; returns its type. */
-static enum ms_msg_type raw_recv(struct raw *r, unsigned timeout_ms)
+static enum ms_msg_type raw_recv(struct tu_raw *r, unsigned timeout_ms)
 {
-	ck_assert_msg(pump_until(timeout_ms, raw_cond_msg, r), "no frame from the host");
+	ck_assert_msg(pump_until(timeout_ms, tu_raw_cond_msg, r), "no frame from the host");
 	return r->msg.type;
 }
 
-static void raw_wait_closed(struct raw *r, unsigned timeout_ms)
+static void raw_wait_closed(struct tu_raw *r, unsigned timeout_ms)
 {
-	ck_assert_msg(pump_until(timeout_ms, raw_cond_closed, r),
+	ck_assert_msg(pump_until(timeout_ms, tu_raw_cond_closed, r),
 		      "the host did not close the connection");
 }
 
 /* A raw peer that said Hello and got Welcome; returns its guest id. */
-static uint64_t raw_ready(struct raw *r, const char *name)
+static uint64_t raw_ready(struct tu_raw *r, const char *name)
 {
 	unsigned ready = W.h_ready;
 
 	raw_open(r);
-	raw_send_hello(r, name);
+	tu_raw_send_hello(r, name);
 	ck_assert_int_eq(raw_recv(r, 2000), MS_MSG_WELCOME);
 	ck_assert_uint_eq(r->msg.in_reply_to, 1);
 	ck_assert_uint_eq(r->msg.u.welcome.proto_version, 1);
@@ -1072,31 +958,31 @@ START_TEST(hostile_garbage)
 {
 	static const uint8_t junk[] = { 0, 0, 0, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	static const char text[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-	struct raw *a = raw_new();
-	struct raw *b = raw_new();
-	struct raw *c = raw_new();
+	struct tu_raw *a = raw_new();
+	struct tu_raw *b = raw_new();
+	struct tu_raw *c = raw_new();
 	uint64_t honest, evil;
 
 	honest = hostile_setup(0);
 
 	/* A well-sized frame that is not protobuf. */
 	raw_open(a);
-	raw_send(a, junk, sizeof(junk));
+	tu_raw_send(a, junk, sizeof(junk));
 	raw_wait_closed(a, 2000);
-	raw_close(a);
+	tu_raw_close(a);
 	ck_assert_msg(contains(W.hlog.all, "not a valid protobuf"), "log: %s", W.hlog.all);
 
 	/* Text: "GET " read as a length is ~1.2 GB. */
 	raw_open(b);
-	raw_send(b, text, sizeof(text) - 1);
+	tu_raw_send(b, text, sizeof(text) - 1);
 	raw_wait_closed(b, 2000);
-	raw_close(b);
+	tu_raw_close(b);
 
 	/* The same garbage from a guest that completed Hello. */
 	evil = raw_ready(c, "evil-garbage");
-	raw_send(c, junk, sizeof(junk));
+	tu_raw_send(c, junk, sizeof(junk));
 	raw_wait_closed(c, 2000);
-	raw_close(c);
+	tu_raw_close(c);
 	ck_assert(W.seen[evil].gone);
 	ck_assert_int_eq(W.seen[evil].gone_err, -EPROTO);
 	ck_assert_uint_eq(ms_host_find_guest(W.host, "evil-garbage"), 0);
@@ -1112,45 +998,45 @@ START_TEST(hostile_oversized)
 	static const uint8_t big[] = { 0x00, 0x01, 0x00, 0x01, 1, 2, 3, 4 };   /* 65537 */
 	static const uint8_t limit[] = { 0x00, 0x00, 0xff, 0xfc };             /* 65532 */
 	static const uint8_t part[] = { 0x00, 0x00, 0x00, 0x64, 0x08, 0x01 };  /* 100 */
-	struct raw *a = raw_new();
-	struct raw *b = raw_new();
-	struct raw *c = raw_new();
-	struct raw *d = raw_new();
+	struct tu_raw *a = raw_new();
+	struct tu_raw *b = raw_new();
+	struct tu_raw *c = raw_new();
+	struct tu_raw *d = raw_new();
 	uint64_t honest, evil, cut;
 
 	honest = hostile_setup(0);
 
 	/* Before Hello. */
 	raw_open(a);
-	raw_send(a, big, sizeof(big));
+	tu_raw_send(a, big, sizeof(big));
 	raw_wait_closed(a, 2000);
-	raw_close(a);
+	tu_raw_close(a);
 	ck_assert_msg(contains(W.hlog.all, "larger than the 65536-byte limit"), "log: %s",
 		      W.hlog.all);
 
 	/* After Hello: GUEST_GONE with -EMSGSIZE. */
 	evil = raw_ready(b, "evil-big");
-	raw_send(b, big, 4);
+	tu_raw_send(b, big, 4);
 	raw_wait_closed(b, 2000);
-	raw_close(b);
+	tu_raw_close(b);
 	ck_assert(W.seen[evil].gone);
 	ck_assert_int_eq(W.seen[evil].gone_err, -EMSGSIZE);
 
 	/* Exactly at the limit (4 + 65532 = 64 KiB) is allowed: the host waits
 	 * for the rest. */
 	raw_open(c);
-	raw_send(c, limit, sizeof(limit));
+	tu_raw_send(c, limit, sizeof(limit));
 	pump_for(200);
-	raw_drain(c);
+	tu_raw_drain(c);
 	ck_assert(!c->closed);
-	raw_close(c);
+	tu_raw_close(c);
 
 	/* A ready guest that hangs up inside a frame. */
 	cut = raw_ready(d, "evil-cut");
-	raw_send(d, part, sizeof(part));
+	tu_raw_send(d, part, sizeof(part));
 	pump_for(50);
 	ck_assert(!W.seen[cut].gone);
-	raw_close(d);
+	tu_raw_close(d);
 	WAIT_GE(W.h_gone, 2, 2000);
 	ck_assert_int_eq(W.seen[cut].gone_err, -EPROTO);
 	ck_assert_msg(contains(W.seen[cut].gone_reason, "inside a frame"), "reason '%s'",
@@ -1170,8 +1056,8 @@ START_TEST(hostile_report_before_hello)
 		0x10, 0x01,             /* seq = 1 */
 		0x9a, 0x06, 0x00,       /* field 99, length-delimited, empty */
 	};
-	struct raw *a = raw_new();
-	struct raw *b = raw_new();
+	struct tu_raw *a = raw_new();
+	struct tu_raw *b = raw_new();
 	uint64_t honest;
 
 	honest = hostile_setup(0);
@@ -1179,17 +1065,17 @@ START_TEST(hostile_report_before_hello)
 	/* A perfectly valid Report, but before Hello. */
 	ck_assert_int_eq(ms_guest_build_report(W.gctx, NULL, &m.u.report), 0);
 	raw_open(a);
-	raw_send_msg(a, &m);
+	tu_raw_send_msg(a, &m);
 	ms_report_clear(&m.u.report);
 	raw_wait_closed(a, 2000);
-	raw_close(a);
+	tu_raw_close(a);
 	ck_assert_msg(contains(W.hlog.all, "expected Hello, got Report"), "log: %s", W.hlog.all);
 
 	/* An unknown message type before Hello is not a Hello either. */
 	raw_open(b);
-	raw_send(b, unknown, sizeof(unknown));
+	tu_raw_send(b, unknown, sizeof(unknown));
 	raw_wait_closed(b, 2000);
-	raw_close(b);
+	tu_raw_close(b);
 
 	ck_assert_uint_eq(W.h_ready, 1);
 	ck_assert_uint_eq(W.h_gone, 0);
@@ -1199,8 +1085,8 @@ END_TEST
 
 START_TEST(hostile_second_hello)
 {
-	struct raw *a = raw_new();
-	struct raw *b = raw_new();
+	struct tu_raw *a = raw_new();
+	struct tu_raw *b = raw_new();
 	uint64_t honest, evil, evil2;
 
 	honest = hostile_setup(0);
@@ -1208,9 +1094,9 @@ START_TEST(hostile_second_hello)
 	evil = raw_ready(a, "evil-twice");
 	ck_assert_uint_eq(ms_host_find_guest(W.host, "evil-twice"), evil);
 	ck_assert_uint_eq(ms_host_list_guests(W.host, NULL, 0), 2);
-	raw_send_hello(a, "evil-twice");
+	tu_raw_send_hello(a, "evil-twice");
 	raw_wait_closed(a, 2000);
-	raw_close(a);
+	tu_raw_close(a);
 	ck_assert(W.seen[evil].gone);
 	ck_assert_int_eq(W.seen[evil].gone_err, -EPROTO);
 	ck_assert_msg(contains(W.seen[evil].gone_reason, "second Hello"), "reason '%s'",
@@ -1223,10 +1109,10 @@ START_TEST(hostile_second_hello)
 		struct ms_msg m = { .type = MS_MSG_RECLAIM_RESULT };
 
 		m.u.reclaim_result.id = 77;
-		raw_send_msg(b, &m);
+		tu_raw_send_msg(b, &m);
 	}
 	raw_wait_closed(b, 2000);
-	raw_close(b);
+	tu_raw_close(b);
 	ck_assert(W.seen[evil2].gone);
 	ck_assert_int_eq(W.seen[evil2].gone_err, -EPROTO);
 	ck_assert_uint_eq(W.h_replies, 0);
@@ -1238,8 +1124,8 @@ START_TEST(hostile_second_hello)
 END_TEST
 
 struct slowloris {
-	struct raw *quiet;        /* sends nothing */
-	struct raw *drip;         /* one byte of a Hello every 50 ms */
+	struct tu_raw *quiet;        /* sends nothing */
+	struct tu_raw *drip;         /* one byte of a Hello every 50 ms */
 	uint8_t *hello;
 	size_t hello_len, sent;
 	uint64_t next_drip_us;
@@ -1251,13 +1137,15 @@ static bool slowloris_cond(void *arg)
 	struct slowloris *s = arg;
 	uint64_t now = now_us();
 
+	/* Drain first: a drip to a connection the host has just closed would
+	 * fail (EPIPE). */
+	tu_raw_drain(s->quiet);
+	tu_raw_drain(s->drip);
 	if (!s->drip->closed && now >= s->next_drip_us && s->sent < s->hello_len) {
-		raw_send(s->drip, s->hello + s->sent, 1);
+		tu_raw_send(s->drip, s->hello + s->sent, 1);
 		s->sent++;
 		s->next_drip_us = now + 50000;
 	}
-	raw_drain(s->quiet);
-	raw_drain(s->drip);
 	if (s->quiet->closed && !s->quiet_closed_us)
 		s->quiet_closed_us = now;
 	if (s->drip->closed && !s->drip_closed_us)
@@ -1269,8 +1157,8 @@ START_TEST(hostile_slowloris)
 {
 	struct ms_msg m = { .type = MS_MSG_HELLO };
 	struct slowloris s = { 0 };
-	struct raw *a = raw_new();
-	struct raw *b = raw_new();
+	struct tu_raw *a = raw_new();
+	struct tu_raw *b = raw_new();
 	uint64_t honest, t0;
 
 	honest = hostile_setup(300);
@@ -1303,8 +1191,8 @@ START_TEST(hostile_slowloris)
 	ck_assert_uint_ge(s.drip_closed_us - t0, 280000);
 	ck_assert_uint_lt(s.quiet_closed_us - t0, 1500000);
 	ck_assert_uint_lt(s.drip_closed_us - t0, 1500000);
-	raw_close(a);
-	raw_close(b);
+	tu_raw_close(a);
+	tu_raw_close(b);
 	ck_assert_msg(contains(W.hlog.all, "no Hello within 300 ms"), "log: %s", W.hlog.all);
 	ck_assert_uint_eq(W.h_ready, 1);
 	ck_assert_uint_eq(W.h_gone, 0);
@@ -1326,21 +1214,21 @@ START_TEST(unknown_message_type)
 	};
 	/* Envelope { version: 1, seq: 3 } with no body at all. */
 	static const uint8_t empty[] = { 0x00, 0x00, 0x00, 0x04, 0x08, 0x01, 0x10, 0x03 };
-	struct raw *a = raw_new();
+	struct tu_raw *a = raw_new();
 	uint64_t honest, id;
 
 	honest = hostile_setup(0);
 	id = raw_ready(a, "newer-guest");
 	a->seq = 1;
 
-	raw_send(a, newer, sizeof(newer));
+	tu_raw_send(a, newer, sizeof(newer));
 	a->seq++;
 	ck_assert_int_eq(raw_recv(a, 2000), MS_MSG_ERROR);
 	ck_assert_uint_eq(a->msg.in_reply_to, 2);
 	ck_assert_int_eq(a->msg.u.error.code, EPROTONOSUPPORT);
 	ck_assert_msg(contains(a->msg.u.error.message, "unknown"), "'%s'", a->msg.u.error.message);
 
-	raw_send(a, empty, sizeof(empty));
+	tu_raw_send(a, empty, sizeof(empty));
 	a->seq++;
 	ck_assert_int_eq(raw_recv(a, 2000), MS_MSG_ERROR);
 	ck_assert_uint_eq(a->msg.in_reply_to, 3);
@@ -1350,7 +1238,7 @@ START_TEST(unknown_message_type)
 		struct ms_msg m = { .type = MS_MSG_PING };
 
 		m.u.nonce = 0x1234567890ull;
-		raw_send_msg(a, &m);
+		tu_raw_send_msg(a, &m);
 		ck_assert_uint_eq(a->seq, 4);
 	}
 	ck_assert_int_eq(raw_recv(a, 2000), MS_MSG_PONG);
@@ -1365,7 +1253,7 @@ START_TEST(unknown_message_type)
 
 		m.u.error.code = EIO;
 		snprintf(m.u.error.message, sizeof(m.u.error.message), "disk on fire");
-		raw_send_msg(a, &m);
+		tu_raw_send_msg(a, &m);
 	}
 	WAIT_GE(W.h_errors, 1, 2000);
 	ck_assert(!W.seen[id].gone);
@@ -1375,10 +1263,10 @@ START_TEST(unknown_message_type)
 		struct ms_msg m = { .type = MS_MSG_GOODBYE };
 
 		snprintf(m.u.reason, sizeof(m.u.reason), "bye");
-		raw_send_msg(a, &m);
+		tu_raw_send_msg(a, &m);
 	}
 	raw_wait_closed(a, 2000);
-	raw_close(a);
+	tu_raw_close(a);
 	ck_assert(W.seen[id].gone);
 	ck_assert_int_eq(W.seen[id].gone_err, 0);
 	ck_assert_msg(contains(W.seen[id].gone_reason, "bye"), "'%s'", W.seen[id].gone_reason);
@@ -1507,7 +1395,7 @@ START_TEST(reclaim_timeout)
 	struct ms_reclaim_request req = { .kinds = MS_RECLAIM_FILE, .bytes = 8 * MIB,
 					  .deadline_ms = 100 };
 	struct ms_msg res = { .type = MS_MSG_RECLAIM_RESULT };
-	struct raw *r = raw_new();
+	struct tu_raw *r = raw_new();
 	uint64_t id, rid, rid2, t0;
 	int64_t t;
 
@@ -1532,7 +1420,7 @@ START_TEST(reclaim_timeout)
 	/* The late answer is dropped, the guest stays. */
 	res.u.reclaim_result.id = rid;
 	res.u.reclaim_result.result.status = 0;
-	raw_send_msg(r, &res);
+	tu_raw_send_msg(r, &res);
 	pump_for(100);
 	ck_assert(!W.seen[id].gone);
 	ck_assert_uint_eq(W.h_replies, 1);
@@ -1543,7 +1431,7 @@ START_TEST(reclaim_timeout)
 	ck_assert_uint_gt(rid2, rid);
 	ck_assert_int_eq(raw_recv(r, 1000), MS_MSG_RECLAIM_REQUEST);
 	res.u.reclaim_result.id = rid2;
-	raw_send_msg(r, &res);
+	tu_raw_send_msg(r, &res);
 	WAIT_GE(W.h_replies, 2, 1000);
 	ck_assert_int_eq(W.last_reply.result.status, 0);
 	ck_assert_uint_eq(W.last_reply.id, rid2);
@@ -1560,8 +1448,8 @@ END_TEST
 START_TEST(hostile_version_mismatch)
 {
 	struct ms_msg m = { .type = MS_MSG_HELLO };
-	struct raw *a = raw_new();
-	struct raw *b = raw_new();
+	struct tu_raw *a = raw_new();
+	struct tu_raw *b = raw_new();
 	uint64_t honest, id;
 
 	honest = hostile_setup(0);
@@ -1569,12 +1457,12 @@ START_TEST(hostile_version_mismatch)
 	m.u.hello.proto_max = MS_PROTO_VERSION_MAX + 5;
 	snprintf(m.u.hello.guest_name, sizeof(m.u.hello.guest_name), "future");
 	raw_open(a);
-	raw_send_msg(a, &m);
+	tu_raw_send_msg(a, &m);
 	ck_assert_int_eq(raw_recv(a, 2000), MS_MSG_ERROR);
 	ck_assert_int_eq(a->msg.u.error.code, EPROTONOSUPPORT);
 	ck_assert_uint_eq(a->msg.in_reply_to, 1);
 	raw_wait_closed(a, 2000);
-	raw_close(a);
+	tu_raw_close(a);
 	ck_assert_uint_eq(W.h_ready, 1);
 
 	/* An empty name gets one from the host. */
@@ -1586,7 +1474,7 @@ START_TEST(hostile_version_mismatch)
 		ck_assert_str_eq(W.last_ready_name, want);
 		ck_assert_uint_eq(ms_host_find_guest(W.host, want), id);
 	}
-	raw_close(b);
+	tu_raw_close(b);
 	WAIT_GE(W.h_gone, 1, 2000);
 	ck_assert_int_eq(W.seen[id].gone_err, 0);
 	honest_keeps_going(honest);
@@ -1596,7 +1484,7 @@ END_TEST
 /* A guest that floods requests and never reads the answers is dropped
  * once its output queue is full; the honest one is not held up. */
 struct flood {
-	struct raw *r;
+	struct tu_raw *r;
 	uint64_t id;
 	size_t frames;
 };
@@ -1631,7 +1519,7 @@ static bool flood_cond(void *arg)
 START_TEST(hostile_does_not_read)
 {
 	struct flood f = { 0 };
-	struct raw *a = raw_new();
+	struct tu_raw *a = raw_new();
 	uint64_t honest;
 
 	honest = hostile_setup(0);
@@ -1643,7 +1531,7 @@ START_TEST(hostile_does_not_read)
 		      W.seen[f.id].gone_reason);
 	if (getenv("MS_TEST_VERBOSE"))
 		fprintf(stderr, "deaf guest dropped after ~%zu frames\n", f.frames);
-	raw_close(a);
+	tu_raw_close(a);
 	honest_keeps_going(honest);
 }
 END_TEST
@@ -1652,8 +1540,8 @@ START_TEST(max_guests)
 {
 	MS_OPTS(ms_host_opts, o, .ctx = W.hctx, .listen = W.endpoint, .report_interval_ms = 200,
 		.max_guests = 2, .event_fn = on_host_event, .userdata = &W);
-	struct raw *a = raw_new();
-	struct raw *b = raw_new();
+	struct tu_raw *a = raw_new();
+	struct tu_raw *b = raw_new();
 	uint64_t honest;
 
 	ck_assert_int_eq(ms_host_new(&W.host, &o), 0);
@@ -1664,15 +1552,15 @@ START_TEST(max_guests)
 	pump_for(50);
 	raw_open(b);                      /* one too many */
 	raw_wait_closed(b, 2000);
-	raw_close(b);
+	tu_raw_close(b);
 	ck_assert_msg(contains(W.hlog.all, "max_guests"), "log: %s", W.hlog.all);
-	raw_drain(a);
+	tu_raw_drain(a);
 	ck_assert(!a->closed);
-	raw_close(a);
+	tu_raw_close(a);
 	pump_for(50);
 	/* Room again. */
 	raw_ready(b, "second");
-	raw_close(b);
+	tu_raw_close(b);
 	honest_keeps_going(honest);
 }
 END_TEST
