@@ -67,6 +67,8 @@
 #define HOST_MAX_AGE_MS (100ull * 365 * 24 * 3600 * 1000)
 #define LINK_BACKOFF_MIN_MS 100u
 #define LINK_BACKOFF_MAX_MS 30000u
+/* Accepted connections waiting for their Hello, at most. */
+#define HOST_MAX_PENDING 64
 /* Guest identities remembered to count reconnects. */
 #define HOST_MAX_IDENTS 4096
 
@@ -152,6 +154,7 @@ struct ms_host {
 	size_t nr_links;
 	struct host_guest *guests;     /* oldest first */
 	size_t nr_guests;
+	size_t nr_dead;                /* of nr_guests: closed, freed at the round's end */
 	uint64_t next_guest_id;
 	uint64_t next_reclaim_id;
 	uint64_t round;                /* ms_host_process() calls */
@@ -287,6 +290,7 @@ static void guest_kill(struct ms_host *h, struct host_guest *g, enum ms_host_dro
 	va_end(ap);
 	g->gone_err = err;
 	h->stats.dropped[why]++;
+	h->nr_dead++;
 	if (peer_log_ok(h)) {
 		if (err)
 			ms_warn(h->ctx, "guest %llu (%s, %s): dropped (%s): %s",
@@ -331,6 +335,7 @@ static void reap(struct ms_host *h)
 		if (g->state == GUEST_DEAD) {
 			*pp = g->next;
 			h->nr_guests--;
+			h->nr_dead--;
 			guest_free(g);
 		} else {
 			pp = &g->next;
@@ -488,7 +493,7 @@ static const char *report_invalid(struct ms_host *h, struct host_guest *g,
 	uint64_t total = mi->total_bytes, lru = 0;
 
 	if (total == 0 || (g->hello.mem_total_bytes != MS_UNKNOWN &&
-			   total > g->hello.mem_total_bytes * 2))
+			   total / 2 > g->hello.mem_total_bytes))
 		return *reason = MS_REJECT_MEMTOTAL, "MemTotal of 0, or far above the guest's own (Hello)";
 	for (size_t i = 0; i < sizeof(*mi) / sizeof(uint64_t); i++) {
 		size_t off = i * sizeof(uint64_t);
@@ -637,6 +642,9 @@ static void session_restart(struct ms_host *h, struct host_guest *g)
 	g->reclaim_pending = false;
 	g->reports = g->reports_invalid = 0;
 	memset(g->reports_rejected, 0, sizeof(g->reports_rejected));
+	g->unknown_messages = g->reports_rate_dropped = 0;
+	g->expired_reclaim_id = 0;
+	g->ping_sent_us = 0;
 	g->id = ++h->next_guest_id;
 	g->conn.record_id = g->id;
 	g->state = GUEST_AWAIT_HELLO;
@@ -891,6 +899,33 @@ static bool unix_peer_ok(struct ms_host *h, int fd, uint32_t *uid)
  * guest limit, then add it.  0, -EPERM (peer not allowed), -EUSERS
  * (max_guests reached) or -ENOMEM (logged); @fd is closed unless added.
  */
+/*
+ * Connections that have not said Hello are capped at HOST_MAX_PENDING, and
+ * give way when max_guests is reached: a peer that opens connections and
+ * stays silent would otherwise lock honest guests out until the Hello
+ * timeouts.  An honest agent says Hello at once, so the oldest silent one
+ * makes room.
+ */
+static void evict_pending(struct ms_host *h)
+{
+	struct host_guest *oldest = NULL;
+	size_t pending = 0;
+
+	for (struct host_guest *g = h->guests; g; g = g->next) {
+		if (g->link || g->state != GUEST_AWAIT_HELLO)
+			continue;
+		if (!oldest)
+			oldest = g;
+		pending++;
+	}
+	if (pending >= HOST_MAX_PENDING ||
+	    (pending && h->nr_guests - h->nr_dead >= h->max_guests))
+		guest_kill(h, oldest, MS_DROP_HELLO_TIMEOUT, -ETIMEDOUT,
+			   "no Hello after %llu ms while %zu newer connections wait",
+			   (unsigned long long)((ms_now_us() - oldest->connected_us) / 1000u),
+			   pending - 1);
+}
+
 static int guest_accept(struct ms_host *h, struct host_listener *l, int fd)
 {
 	enum ms_endpoint_kind kind = l ? l->ep.kind : MS_ENDPOINT_UNIX;
@@ -906,7 +941,8 @@ static int guest_accept(struct ms_host *h, struct host_listener *l, int fd)
 		close(fd);
 		return -EPERM;
 	}
-	if (h->nr_guests >= h->max_guests) {
+	evict_pending(h);
+	if (h->nr_guests - h->nr_dead >= h->max_guests) {
 		uint64_t *refused = l ? &l->refused : &h->stats.refused_full;
 
 		/* Log the first refusal and then every 1000th. */

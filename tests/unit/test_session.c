@@ -35,7 +35,7 @@
 #define GUEST_FIXTURE MS_FIXTURES_DIR "/linux-6.1-guest"
 #define KIB 1024ull
 #define MIB (1024ull * 1024ull)
-#define MAX_IDS 64
+#define MAX_IDS 128
 /* Poll at least this often, so raw peers' conditions are re-checked. */
 #define PUMP_STEP_MS 10
 
@@ -78,7 +78,7 @@ struct world {
 	struct ms_reclaim_reply g_last_reply;
 
 	/* Raw peers, closed by teardown whatever happened. */
-	struct tu_raw *raws[8];
+	struct tu_raw *raws[80];
 	unsigned nr_raws;
 
 	/* What the contexts logged: hlog.all tells why a peer was dropped. */
@@ -1542,6 +1542,8 @@ START_TEST(max_guests)
 		.max_guests = 2, .event_fn = on_host_event, .userdata = &W);
 	struct tu_raw *a = raw_new();
 	struct tu_raw *b = raw_new();
+	struct tu_raw *c = raw_new();
+	struct ms_host_stats st;
 	uint64_t honest;
 
 	ck_assert_int_eq(ms_host_new(&W.host, &o), 0);
@@ -1550,17 +1552,63 @@ START_TEST(max_guests)
 	honest = W.last_ready_id;
 	raw_open(a);                      /* counts, even before Hello */
 	pump_for(50);
-	raw_open(b);                      /* one too many */
-	raw_wait_closed(b, 2000);
-	tu_raw_close(b);
-	ck_assert_msg(contains(W.hlog.all, "max_guests"), "log: %s", W.hlog.all);
-	tu_raw_drain(a);
-	ck_assert(!a->closed);
+	/* Full: the silent connection gives way to the new one. */
+	raw_ready(b, "second");
+	raw_wait_closed(a, 2000);
 	tu_raw_close(a);
+	ck_assert_msg(contains(W.hlog.all, "no Hello after"), "log: %s", W.hlog.all);
+	ck_assert_int_eq(ms_host_get_stats(W.host, &st), 0);
+	ck_assert_uint_eq(st.dropped[MS_DROP_HELLO_TIMEOUT], 1);
+	ck_assert_uint_eq(st.refused_full, 0);
+	/* Two ready guests and nobody waiting for Hello: refused. */
+	raw_open(c);
+	raw_wait_closed(c, 2000);
+	tu_raw_close(c);
+	ck_assert_msg(contains(W.hlog.all, "max_guests"), "log: %s", W.hlog.all);
+	ck_assert_int_eq(ms_host_get_stats(W.host, &st), 0);
+	ck_assert_uint_eq(st.refused_full, 1);
+	tu_raw_drain(b);
+	ck_assert(!b->closed);
+	tu_raw_close(b);
 	pump_for(50);
 	/* Room again. */
-	raw_ready(b, "second");
-	tu_raw_close(b);
+	raw_ready(c, "third");
+	tu_raw_close(c);
+	honest_keeps_going(honest);
+}
+END_TEST
+
+/* A peer that opens connections and never says Hello cannot lock honest
+ * guests out: at most 64 wait for their Hello, the oldest gives way. */
+START_TEST(silent_flood)
+{
+	struct tu_raw *r[70];
+	struct tu_raw *late = raw_new();
+	struct ms_host_stats st;
+	uint64_t honest;
+	size_t closed = 0;
+
+	honest = hostile_setup(0);
+	for (size_t i = 0; i < 70; i++) {
+		r[i] = raw_new();
+		raw_open(r[i]);
+		pump_for(2);
+	}
+	pump_for(100);
+	for (size_t i = 0; i < 70; i++) {
+		tu_raw_drain(r[i]);
+		closed += r[i]->closed;
+		/* The first ones went, in order. */
+		if (i < 70 - 64)
+			ck_assert_msg(r[i]->closed, "connection %zu still open", i);
+	}
+	ck_assert_uint_eq(closed, 70 - 64);
+	ck_assert_int_eq(ms_host_get_stats(W.host, &st), 0);
+	ck_assert_uint_eq(st.dropped[MS_DROP_HELLO_TIMEOUT], 70 - 64);
+	raw_ready(late, "late");
+	tu_raw_close(late);
+	for (size_t i = 0; i < 70; i++)
+		tu_raw_close(r[i]);
 	honest_keeps_going(honest);
 }
 END_TEST
@@ -1774,6 +1822,7 @@ static Suite *session_suite(void)
 	tcase_add_test(tc, reclaim_timeout);
 	tcase_add_test(tc, hostile_does_not_read);
 	tcase_add_test(tc, max_guests);
+	tcase_add_test(tc, silent_flood);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("transport");
