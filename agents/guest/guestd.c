@@ -50,19 +50,23 @@ static void on_event(struct ms_guest *g, const struct ms_guest_event *ev, void *
 {
 	(void)g;
 	(void)userdata;
-	if (ev->type == MS_GUEST_EVENT_RECLAIM_DONE)
+	if (ev->type == MS_GUEST_EVENT_RECLAIM_DONE) {
+		char capped[64] = "";
+
+		/* (the capped bytes only when there are some: "in 123 us", not "us0") */
+		if (ev->reply->result.capped_bytes)
+			snprintf(capped, sizeof(capped), " (request capped by %llu bytes: reclaim floor)",
+				 (unsigned long long)ev->reply->result.capped_bytes);
 		fprintf(stderr, "memshare-guestd: reclaim %llu: %s, freed %llu bytes "
-			"(file %llu, anon %llu, slab %llu) in %llu us%s%llu%s\n",
+			"(file %llu, anon %llu, slab %llu) in %llu us%s\n",
 			(unsigned long long)ev->reply->id,
 			ev->reply->result.status ? strerror(-ev->reply->result.status) : "ok",
 			(unsigned long long)ev->reply->result.freed_bytes,
 			(unsigned long long)ev->reply->result.freed_file_bytes,
 			(unsigned long long)ev->reply->result.freed_anon_bytes,
 			(unsigned long long)ev->reply->result.freed_slab_bytes,
-			(unsigned long long)ev->reply->result.duration_us,
-			ev->reply->result.capped_bytes ? " (request capped by " : "",
-			(unsigned long long)ev->reply->result.capped_bytes,
-			ev->reply->result.capped_bytes ? " bytes: reclaim floor)" : "");
+			(unsigned long long)ev->reply->result.duration_us, capped);
+	}
 }
 
 int main(int argc, char **argv)

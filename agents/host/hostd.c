@@ -215,7 +215,7 @@ static void cmd_reclaim(struct hostd *d, uint64_t client, json_object *req)
 	struct ms_reclaim_request rr = { 0 };
 	const char *sel = msj_get_string(req, "guest");
 	const char *kinds = msj_get_string(req, "kinds");
-	uint64_t bytes = 0, deadline = 0, rid;
+	uint64_t bytes = 0, deadline = 0, rid, sent_us;
 	struct pending_reclaim *p;
 	int64_t gid;
 	int k, r;
@@ -249,6 +249,9 @@ static void cmd_reclaim(struct hostd *d, uint64_t client, json_object *req)
 	rr.bytes = bytes;
 	rr.kinds = (uint32_t)k;
 	rr.deadline_ms = (uint32_t)deadline;
+	/* The clock starts before the send: the guest may be answering
+	 * before this process runs again (seen in the QEMU tests). */
+	sent_us = hostd_now_us();
 	r = ms_host_reclaim(d->host, (uint64_t)gid, &rr, &rid);
 	if (r < 0) {
 		control_reply_error(d->ctl, client, -r, "reclaim on '%s': %s%s", sel, strerror(-r),
@@ -264,7 +267,7 @@ static void cmd_reclaim(struct hostd *d, uint64_t client, json_object *req)
 	p->reclaim_id = rid;
 	p->guest_id = (uint64_t)gid;
 	p->client_id = client;
-	p->sent_us = hostd_now_us();
+	p->sent_us = sent_us;
 	p->next = d->pending;
 	d->pending = p;
 }

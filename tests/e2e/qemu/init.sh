@@ -56,7 +56,8 @@ finish() {
 
 log "init: kernel $(uname -r), cmdline: $(cat /proc/cmdline)"
 
-# --- modules: the virtio stack first, then vsock (for later transports) ---
+# --- modules: the virtio stack (virtio_console: virtio-serial ports), then
+# vsock with its loopback transport (AF_VSOCK inside the guest, CID 1) ---
 KV=$(uname -r)
 while read -r m; do
 	insmod /lib/modules/$KV/$m.ko 2>> $OUT/init.log || fail "insmod $m"
@@ -81,6 +82,16 @@ if [ -n "$DATA_DEV" ]; then
 else
 	fail "no data disk (serial msdata)"
 fi
+
+# --- virtio-serial ports by name, as udev would: /dev/virtio-ports/NAME ---
+# (run.sh --virtio-serial gives the guest org.memshare.0; the driver, loaded
+# above, has found it by the time the disks are there)
+for p in /sys/class/virtio-ports/*; do
+	[ -r "$p/name" ] && [ -n "$(cat "$p/name")" ] || continue
+	mkdir -p /dev/virtio-ports
+	ln -sf "../${p##*/}" "/dev/virtio-ports/$(cat "$p/name")"
+	log "virtio port ${p##*/}: /dev/virtio-ports/$(cat "$p/name")"
+done
 
 # --- memory management as the agents expect it ---
 echo y > /sys/kernel/mm/lru_gen/enabled || fail "cannot enable MGLRU"

@@ -8,14 +8,46 @@
 # the host in run.sh's --out directory.
 #
 #   log MSG...              timeline line (seconds since the plug-in began)
+#   e2e_ms                  milliseconds since the plug-in began (10 ms steps)
 #   at SECONDS              sleep until SECONDS after the plug-in began
 #   agents_start [NAME]     memshare-hostd (recording $E2E_OUT/trace.mstrace,
 #                           --dry-run unless E2E_HOSTD_ACT=1) and
-#                           memshare-guestd, over unix sockets in /run;
-#                           returns once the host has the guest's first report.
+#                           memshare-guestd, over unix sockets in /run (or
+#                           the endpoints below); returns once the host has
+#                           the guest's first report.
 #                           E2E_HOSTD_ARGS / E2E_GUESTD_ARGS: more options,
 #                           commas for spaces (the kernel command line has
 #                           none): E2E_GUESTD_ARGS=--mglru-aging-ms=0,-v
+#   hostd_start [OPT...]    agents_start's two halves, for plug-ins that
+#   guestd_start [NAME [OPT...]]  start, stop and restart the agents
+#                           themselves (transports, restarts); hostd_start
+#                           returns once the control socket answers
+#   hostd_stop [SIGNAL]     SIGTERM (default: must exit 0) or e.g. KILL
+#   guestd_stop             SIGTERM; must exit 0
+#   guest_wait NAME SECONDS [FILE]
+#                           until memsharectl --json status lists guest NAME
+#                           with a report; the status is left in FILE
+#                           (default /tmp/status.json), its index in GUEST_IDX,
+#                           when it was asked for (e2e_ms) in WAIT_T_MS
+#   virtio_port_wait NAME [SECONDS]
+#                           until /dev/virtio-ports/NAME exists (/init makes
+#                           the links from /sys/class/virtio-ports)
+#   reclaim GUEST SIZE KIND TAG
+#                           memsharectl --json reclaim through hostd, answer in
+#                           $E2E_OUT/reclaim-TAG.json; sets R_STATUS, R_FREED,
+#                           R_FILE (bytes), R_US (the guest's reclaim), R_RTT_US
+#                           (hostd's round trip), R_WALL_MS, R_METHODS
+#
+# Where the agents meet (set before agents_start / hostd_start /
+# guestd_start; lists are space-separated, empty means none):
+#   HOSTD_LISTEN            hostd --listen (default unix:/run/guests.sock)
+#   HOSTD_CONNECT           hostd --connect (default none)
+#   GUESTD_CONNECT          guestd --connect (default unix:/run/guests.sock)
+#   GUESTD_LISTEN           guestd --listen instead, when set
+#   CONTROL_EP              hostd's control socket (unix:/run/control.sock)
+#   HOSTD_RECORD            hostd --record (default $E2E_OUT/trace.mstrace)
+#   HOSTD_LOG, GUESTD_LOG   the agents' stderr, appended to
+#                           ($E2E_OUT/hostd.log, $E2E_OUT/guestd.log)
 #   snapshot TAG            memsharectl --json status, meminfo, vmstat, PSI and
 #                           lru_gen into $E2E_OUT/snap/TAG/
 #   sampler_start SECONDS   append meminfo/PSI/lru_gen to $E2E_OUT/samples.txt
@@ -54,12 +86,21 @@ E2E_NAME=${E2E_NAME:-e2e}
 WL=memshare-e2e-workload
 GUESTS_EP=unix:/run/guests.sock
 CONTROL_EP=unix:/run/control.sock
+HOSTD_LISTEN=$GUESTS_EP
+HOSTD_CONNECT=
+GUESTD_CONNECT=$GUESTS_EP
+GUESTD_LISTEN=
+HOSTD_RECORD=$E2E_OUT/trace.mstrace
+HOSTD_LOG=$E2E_OUT/hostd.log
+GUESTD_LOG=$E2E_OUT/guestd.log
 E2E_FAILED=
 HOSTD_PID=; GUESTD_PID=; SAMPLER_PID=; AGER_PID=
 E2E_T0=$(cut -d' ' -f1 /proc/uptime)
 mkdir -p "$E2E_OUT/snap"
 
 e2e_now() { awk -v t0="$E2E_T0" '{ printf "%.1f", $1 - t0 }' /proc/uptime; }
+
+e2e_ms() { awk -v t0="$E2E_T0" '{ printf "%.0f", ($1 - t0) * 1000 }' /proc/uptime; }
 
 log() { echo "@@ t=$(e2e_now) $*" | tee -a "$E2E_OUT/timeline.txt"; }
 
@@ -78,39 +119,132 @@ memsum() {
 }
 
 agents_start() {
-	local name=${1:-$E2E_NAME} i act=
+	local name=${1:-$E2E_NAME}
+	hostd_start || return 1
+	guestd_start "$name"
+	[ -z "${E2E_GUESTD_ARGS:-}" ] || log "memshare-guestd options: ${E2E_GUESTD_ARGS}"
+	if guest_wait "$name" 30; then
+		log "agents up: hostd pid $HOSTD_PID, guestd pid $GUESTD_PID ('$name')"
+		return 0
+	fi
+	e2e_fail "no report from memshare-guestd: $(cat "$GUESTD_LOG")"
+	return 1
+}
+
+# Is hostd up: its control socket answers, its unix listeners exist?
+hostd_ready() {
+	local ep
+	[ -S "${CONTROL_EP#unix:}" ] || return 1
+	for ep in $HOSTD_LISTEN; do
+		case $ep in unix:/*) [ -S "${ep#unix:}" ] || return 1 ;; esac
+	done
+	memsharectl --host $CONTROL_EP status > /dev/null 2>&1
+}
+
+hostd_start() {
+	local act= args= ep i
 	# Recordings are passive: a hostd that balances would reclaim from the
 	# guest it records.  E2E_HOSTD_ACT=1 lets it act (hostds without a
 	# policy, older than --dry-run, never act).
 	if [ "${E2E_HOSTD_ACT:-0}" != 1 ] && memshare-hostd --help 2>&1 | grep -q -- --dry-run; then
 		act=--dry-run
 	fi
-	memshare-hostd --listen $GUESTS_EP --control $CONTROL_EP \
-		--record "$E2E_OUT/trace.mstrace" --report-interval-ms 1000 $act \
-		$(echo "${E2E_HOSTD_ARGS:-}" | tr , ' ') > "$E2E_OUT/hostd.log" 2>&1 &
+	for ep in $HOSTD_LISTEN; do args="$args --listen $ep"; done
+	for ep in $HOSTD_CONNECT; do args="$args --connect $ep"; done
+	args="$args --control $CONTROL_EP"
+	[ -z "$HOSTD_RECORD" ] || args="$args --record $HOSTD_RECORD"
+	memshare-hostd $args --report-interval-ms 1000 $act \
+		$(echo "${E2E_HOSTD_ARGS:-}" | tr , ' ') "$@" >> "$HOSTD_LOG" 2>&1 &
 	HOSTD_PID=$!
-	log "memshare-hostd $act ${E2E_HOSTD_ARGS:-}: $(memshare-hostd --version 2>&1)"
+	log "memshare-hostd$args $act ${E2E_HOSTD_ARGS:-} $*: $(memshare-hostd --version 2>&1)"
 	for i in $(seq 1 100); do
-		[ -S /run/control.sock ] && [ -S /run/guests.sock ] && break
+		hostd_ready && return 0
 		kill -0 $HOSTD_PID 2>/dev/null || break
 		sleep 0.1
 	done
-	[ -S /run/control.sock ] || { e2e_fail "memshare-hostd did not start: $(cat "$E2E_OUT/hostd.log")"; return 1; }
-	memshare-guestd --connect $GUESTS_EP --name "$name" $(echo "${E2E_GUESTD_ARGS:-}" | tr , ' ') \
-		> "$E2E_OUT/guestd.log" 2>&1 &
+	e2e_fail "memshare-hostd did not start: $(tail -5 "$HOSTD_LOG" | tr '\n' ' ')"
+	return 1
+}
+
+guestd_start() {
+	local name=${1:-$E2E_NAME} how="--connect $GUESTD_CONNECT"
+	[ $# -gt 0 ] && shift
+	[ -z "$GUESTD_LISTEN" ] || how="--listen $GUESTD_LISTEN"
+	memshare-guestd $how --name "$name" $(echo "${E2E_GUESTD_ARGS:-}" | tr , ' ') "$@" \
+		>> "$GUESTD_LOG" 2>&1 &
 	GUESTD_PID=$!
-	[ -z "${E2E_GUESTD_ARGS:-}" ] || log "memshare-guestd options: ${E2E_GUESTD_ARGS}"
-	for i in $(seq 1 150); do
-		if memsharectl --host $CONTROL_EP --json status 2>/dev/null |
-			grep -q '"reports": *[1-9]'; then
-			log "agents up: hostd pid $HOSTD_PID, guestd pid $GUESTD_PID ('$name')"
-			return 0
+	log "memshare-guestd $how --name $name $* (pid $GUESTD_PID)"
+}
+
+guest_wait() {
+	local name=$1 tries=$(($2 * 5)) f=${3:-/tmp/status.json} i
+	GUEST_IDX=
+	for i in $(seq 1 $tries); do
+		WAIT_T_MS=$(e2e_ms)
+		if memsharectl --host $CONTROL_EP --json status > "$f" 2>/dev/null &&
+			grep -q "\"name\": \"$name\"" "$f"; then
+			GUEST_IDX=$(json_flat "$f" | awk -F= -v n="$name" '
+				$1 ~ /^guests\.[0-9]+\.name$/ && $2 == n { split($1, p, "."); i = p[2] }
+				$1 ~ /^guests\.[0-9]+\.reports$/ { split($1, p, "."); r[p[2]] = $2 + 0 }
+				END { if (i != "" && r[i] > 0) print i }')
+			[ -n "$GUEST_IDX" ] && return 0
 		fi
-		kill -0 $GUESTD_PID 2>/dev/null || break
 		sleep 0.2
 	done
-	e2e_fail "no report from memshare-guestd: $(cat "$E2E_OUT/guestd.log")"
 	return 1
+}
+
+hostd_stop() {
+	local sig=${1:-TERM} rc
+	[ -n "$HOSTD_PID" ] || return 0
+	kill -$sig $HOSTD_PID 2>/dev/null
+	wait $HOSTD_PID
+	rc=$?
+	HOSTD_PID=
+	[ "$sig" != TERM ] || [ $rc = 0 ] || e2e_fail "memshare-hostd exited $rc after SIGTERM"
+	return 0
+}
+
+guestd_stop() {
+	local rc
+	[ -n "$GUESTD_PID" ] || return 0
+	kill -TERM $GUESTD_PID 2>/dev/null
+	wait $GUESTD_PID
+	rc=$?
+	GUESTD_PID=
+	[ $rc = 0 ] || e2e_fail "memshare-guestd exited $rc after SIGTERM"
+	return 0
+}
+
+virtio_port_wait() {
+	local i p
+	for i in $(seq 1 $((${2:-10} * 5))); do
+		[ -e "/dev/virtio-ports/$1" ] && return 0
+		# A port that showed up after /init made the links.
+		for p in /sys/class/virtio-ports/*; do
+			[ "$(cat "$p/name" 2>/dev/null)" = "$1" ] || continue
+			mkdir -p /dev/virtio-ports && ln -sf "../${p##*/}" "/dev/virtio-ports/$1"
+		done
+		[ -e "/dev/virtio-ports/$1" ] && return 0
+		sleep 0.2
+	done
+	e2e_fail "no /dev/virtio-ports/$1 (ports: $(cat /sys/class/virtio-ports/*/name 2>/dev/null | tr '\n' ' '))"
+	return 1
+}
+
+reclaim() {
+	local f="$E2E_OUT/reclaim-$4.json" t0 rc=0
+	t0=$(e2e_ms)
+	memsharectl --host $CONTROL_EP --json reclaim "$1" "$2" --kind "$3" > "$f" 2>&1 || rc=1
+	R_WALL_MS=$(($(e2e_ms) - t0))
+	R_STATUS=$(jget "$f" result.status); R_FREED=$(jget "$f" result.freed_bytes)
+	R_FILE=$(jget "$f" result.freed_file_bytes); R_US=$(jget "$f" result.duration_us)
+	R_RTT_US=$(jget "$f" round_trip_us)
+	R_METHODS=$(json_flat "$f" | awk -F= 'index($1, "result.methods.") == 1 { printf "%s%s", s, $2; s = "," }')
+	log "reclaim $4 ($1 $2 $3): status ${R_STATUS:-?}, freed ${R_FREED:-?} bytes (file ${R_FILE:-?})" \
+		"in ${R_US:-?} us via [$R_METHODS]; round trip ${R_RTT_US:-?} us, memsharectl ${R_WALL_MS} ms"
+	[ $rc = 0 ] || log "memsharectl reclaim: $(tr '\n' ' ' < "$f")"
+	return $rc
 }
 
 snapshot() {
@@ -187,26 +321,17 @@ bg_wait() {
 
 # SIGTERM guestd (it says Goodbye), then hostd; both must exit 0.
 agents_stop() {
-	local rc
+	local logs= f
 	[ -n "$GUESTD_PID$HOSTD_PID" ] || return 0      # already stopped
 	if [ -n "$GUESTD_PID" ]; then
-		kill -TERM $GUESTD_PID 2>/dev/null
-		wait $GUESTD_PID
-		rc=$?
-		[ $rc = 0 ] || e2e_fail "memshare-guestd exited $rc after SIGTERM"
-		GUESTD_PID=
+		guestd_stop
+		sleep 0.5
 	fi
-	sleep 0.5
-	if [ -n "$HOSTD_PID" ]; then
-		kill -TERM $HOSTD_PID 2>/dev/null
-		wait $HOSTD_PID
-		rc=$?
-		[ $rc = 0 ] || e2e_fail "memshare-hostd exited $rc after SIGTERM"
-		HOSTD_PID=
-	fi
-	log "agents stopped; trace $(wc -c < "$E2E_OUT/trace.mstrace" 2>/dev/null || echo 0) bytes"
+	hostd_stop
+	log "agents stopped; trace $([ -f "$HOSTD_RECORD" ] && wc -c < "$HOSTD_RECORD" || echo 0) bytes"
 	# The agents log "PROGRAM: error: ..." and "PROGRAM: warning: ...".
-	if grep -E '^memshare-[a-z]+: (error|warning): ' "$E2E_OUT/hostd.log" "$E2E_OUT/guestd.log" \
+	for f in "$HOSTD_LOG" "$GUESTD_LOG"; do [ -f "$f" ] && logs="$logs $f"; done
+	if [ -n "$logs" ] && grep -E '^memshare-[a-z]+: (error|warning): ' $logs \
 		> "$E2E_OUT/agent-errors.txt"; then
 		log "agent logs have errors or warnings: $(head -5 "$E2E_OUT/agent-errors.txt" | tr '\n' '|')"
 	else

@@ -9,7 +9,8 @@
 # --build    meson build dir to take the programs from (default build-e2e in
 #            the source tree); created with -Dlibvirt=disabled when it does
 #            not exist, and only the four programs the guest needs are built
-# --only     run only these tests (smoke, agent-aging, policy-acts); repeatable
+# --only     run only these tests (smoke, agent-aging, policy-acts,
+#            vsock-loopback, virtio-serial); repeatable
 # --jobs     guests at once (default: the number of CPUs, at least 2)
 # --budget   total time for all of it, seconds (default 1200): a test gets
 #            what is left as its QEMU timeout, one that cannot start in
@@ -19,9 +20,14 @@
 # --env      passed to every run.sh (e.g. E2E_GUESTD_ARGS=--mglru-aging-ms=0
 #            to see agent-aging fail)
 #
+# A test with a host-side driver, host/NAME.sh (virtio-serial), has it run
+# on this machine beside its guest (with the guest's virtio-serial socket
+# when the plug-in asks for a port); both must pass.
+#
 # Prints "PASS|FAIL NAME SECONDS s SUMMARY" per test and a closing
 # "e2e: N passed, N failed"; exits 1 if any test failed, 2 on bad usage.
-# Needs root (QEMU TCG only: no KVM, no vsock), the e2e packages
+# Needs root (QEMU TCG only: no KVM, no vhost-vsock; AF_VSOCK only inside
+# the guests, over their loopback transport), the e2e packages
 # (scripts/deps e2e: it is run when one is missing) and apt for the kernel
 # (fetch-kernel.sh; cached in /var/cache/memshare-e2e).  README.md here.
 set -euo pipefail
@@ -29,7 +35,7 @@ set -euo pipefail
 main() {
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../../.." && pwd)
-all_tests=(smoke agent-aging policy-acts)
+all_tests=(smoke agent-aging policy-acts vsock-loopback virtio-serial)
 
 usage() {
 	sed -n '6,7p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -121,8 +127,7 @@ while [ ${#queue[@]} -gt 0 ] || [ ${#pid_of[@]} -gt 0 ]; do
 			continue
 		fi
 		mkdir -p "$tmp/res"
-		setsid "$here/run.sh" --workload "$t" --out "$tmp/res/$t" --build "$build" \
-			--timeout "$timeout_s" "${envs[@]}" > "$tmp/$t.log" 2>&1 < /dev/null &
+		run_one "$t" "$timeout_s" > "$tmp/$t.log" 2>&1 < /dev/null &
 		pid_of[$t]=$!
 		t0_of[$t]=$(date +%s)
 		say "started $t (pid ${pid_of[$t]}, timeout $timeout_s s)"
@@ -162,6 +167,43 @@ echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]
 }
 
+# run_one NAME TIMEOUT: run.sh for the test and, when it has one, its
+# host-side driver host/NAME.sh beside it (given the guest's virtio-serial
+# socket when the plug-in asks for a port, and run.sh's output to follow the
+# guest's progress lines).  Exit status: run.sh's, else the driver's.  The
+# driver's results end up in the test's results as host/.
+run_one() {
+	local t=$1 timeout_s=$2 hdir=$tmp/host/$1 serial=() rpid hpid rc=0 hrc=0 i
+	if [ ! -x "$here/host/$t.sh" ]; then
+		exec setsid "$here/run.sh" --workload "$t" --out "$tmp/res/$t" --build "$build" \
+			--timeout "$timeout_s" "${envs[@]}"
+	fi
+	mkdir -p "$hdir"
+	if grep -q '^# e2e-virtio-serial: *yes' "$here/workloads/$t.sh"; then
+		serial=(--serial "$hdir/org.memshare.0.sock")
+	fi
+	setsid "$here/run.sh" --workload "$t" --out "$tmp/res/$t" --build "$build" \
+		--timeout "$timeout_s" "${envs[@]}" ${serial[1]:+--virtio-serial "${serial[1]}"} &
+	rpid=$!
+	setsid "$here/host/$t.sh" --out "$hdir" --build "$build" --timeout "$timeout_s" \
+		--progress "$tmp/$t.log" "${serial[@]}" > "$hdir/driver.out" 2>&1 < /dev/null &
+	hpid=$!
+	wait $rpid || rc=$?
+	# The driver's steps fit in the guest's window: it is done, or nearly.
+	for i in $(seq 1 30); do
+		kill -0 $hpid 2>/dev/null || break
+		sleep 1
+	done
+	kill -0 $hpid 2>/dev/null && { echo "run-tests: stopping host/$t.sh"; kill_tree $hpid; }
+	wait $hpid || hrc=$?
+	echo "---- host side: host/$t.sh exited $hrc ----"
+	cat "$hdir/driver.out"
+	mkdir -p "$tmp/res/$t"
+	cp -a "$hdir" "$tmp/res/$t/host"
+	[ $rc != 0 ] && exit $rc
+	exit $hrc
+}
+
 # kill_tree PID: SIGTERM PID and everything below it (run.sh's qemu runs
 # under timeout(1), which has its own process group), children first.
 kill_tree() {
@@ -172,8 +214,10 @@ kill_tree() {
 
 # report NAME: the PASS/FAIL line, and on failure why.
 report() {
-	local t=$1 res=$tmp/res/$1 sum why
+	local t=$1 res=$tmp/res/$1 sum hsum why
 	sum=$(cat "$res/summary.txt" 2>/dev/null || true)
+	hsum=$(cat "$res/host/summary.txt" 2>/dev/null || true)
+	[ -z "$hsum" ] || sum="${sum:+$sum; }$hsum"
 	if [ "${rc_of[$t]}" = 0 ]; then
 		printf 'PASS  %-12s %4d s  %s\n' "$t" "${dur_of[$t]}" "${sum:-(no summary)}"
 		return
@@ -182,7 +226,8 @@ report() {
 		printf 'FAIL  %-12s %4d s  not run: the time budget (--budget) was used up\n' "$t" 0
 		return
 	fi
-	why=$(grep -h 'FAIL: ' "$res/timeline.txt" 2>/dev/null | sed 's/^@@ //' | head -n 3 | tr '\n' ' ' || true)
+	why=$(grep -h 'FAIL: ' "$res/timeline.txt" "$res/host/driver.log" 2>/dev/null |
+		sed 's/^@@ //' | head -n 3 | tr '\n' ' ' || true)
 	[ -n "$why" ] || why=$(grep -h 'run.sh: FAILED' "$tmp/$t.log" | head -n 1 || true)
 	printf 'FAIL  %-12s %4d s  %s\n' "$t" "${dur_of[$t]}" "${why:-run.sh exited ${rc_of[$t]}}"
 	[ -z "$sum" ] || echo "      measured: $sum"

@@ -4,11 +4,16 @@
 #
 #   run.sh --workload NAME --out DIR [--memory MB] [--build BUILD_DIR]
 #          [--timeout S] [--data-mb MB] [--env KEY=VALUE]... [--keep-work]
+#          [--virtio-serial SOCKET]
 #
 # Builds the initramfs (mkinitrd.sh), makes a fresh ext4 data disk and a raw
 # output disk, boots qemu-system-x86_64 -M q35 with TCG, waits (with a
 # timeout) and unpacks the guest's /out into DIR.  Exits non-zero, loudly, on
 # a timeout, a guest that reports failure, or results that do not check out.
+# --virtio-serial (or a plug-in line "# e2e-virtio-serial: yes") gives the
+# guest a virtio-serial port org.memshare.0 whose host side is QEMU's chardev
+# socket SOCKET (default WORK/org.memshare.0.sock), for a memshare-hostd on
+# this machine; never a vhost-vsock device.
 # README.md in this directory has the details.
 set -euo pipefail
 
@@ -19,12 +24,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../../.." && pwd)
 
 usage() {
-	sed -n '3,5p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '5,7p' "$0" | sed 's/^# \{0,1\}//' >&2
 	echo "workloads: $(cd "$here/workloads" && ls *.sh | sed 's/\.sh$//' | tr '\n' ' ')" >&2
 	exit 2
 }
 
-workload=; out=; memory=512; build=$src/build; timeout_s=; data_mb=768; keep=0
+workload=; out=; memory=512; build=$src/build; timeout_s=; data_mb=768; keep=0; vser=
 envs=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -39,6 +44,7 @@ while [ $# -gt 0 ]; do
 			{ echo "run.sh: --env wants KEY=VALUE without spaces" >&2; exit 2; }
 		envs+=("$2"); shift 2 ;;
 	--keep-work) keep=1; shift ;;
+	--virtio-serial) vser=${2:?}; shift 2 ;;
 	-h|--help) usage ;;
 	*) echo "run.sh: unknown argument $1" >&2; usage ;;
 	esac
@@ -51,6 +57,10 @@ if [ -z "$timeout_s" ]; then
 	# A plug-in declares its own bound: "# e2e-timeout-s: N".
 	timeout_s=$(sed -n 's/^# e2e-timeout-s: *\([0-9][0-9]*\).*/\1/p' "$plugin" | sed -n 1p)
 	timeout_s=${timeout_s:-900}
+fi
+# A plug-in that wants a virtio-serial port says "# e2e-virtio-serial: yes".
+if [ -z "$vser" ] && grep -q '^# e2e-virtio-serial: *yes' "$plugin"; then
+	vser=WORK
 fi
 for tool in qemu-system-x86_64 mkfs.ext4 busybox tar; do
 	command -v $tool >/dev/null ||
@@ -78,8 +88,22 @@ qemu=(qemu-system-x86_64 -M q35 -accel tcg -cpu max -smp 1 -m "$memory"
 	-drive "file=$work/out.img,if=none,id=out,format=raw"
 	-device virtio-blk-pci,drive=out,serial=msout
 	-device virtio-balloon-pci,id=balloon0)
+if [ -n "$vser" ]; then
+	# The port libvirt would make for <channel type='unix'> with target
+	# org.memshare.0: QEMU listens on the socket (wait=off: the guest boots
+	# without a host side; one host side at a time connects to it).
+	[ "$vser" = WORK ] && vser=$work/org.memshare.0.sock
+	case "$vser" in /*) ;; *) vser=$PWD/$vser ;; esac
+	[ ${#vser} -lt 108 ] || { echo "run.sh: --virtio-serial $vser: path too long for a unix socket" >&2; exit 2; }
+	[ ! -e "$vser" ] || { echo "run.sh: --virtio-serial $vser exists already" >&2; exit 2; }
+	mkdir -p "$(dirname "$vser")"
+	qemu+=(-device virtio-serial-pci,id=vser0
+		-chardev "socket,id=ms0,path=$vser,server=on,wait=off"
+		-device virtserialport,bus=vser0.0,chardev=ms0,name=org.memshare.0)
+fi
 
 echo "run.sh: workload $workload, ${memory} MiB, kernel $kver, timeout ${timeout_s} s" >&2
+[ -z "$vser" ] || echo "run.sh: virtio-serial port org.memshare.0: host side at $vser" >&2
 t0=$(date +%s)
 timeout -k 10 "$timeout_s" "${qemu[@]}" < /dev/null > "$work/serial.log" 2>&1 &
 qpid=$!
@@ -130,6 +154,7 @@ extract() { # unpack the guest's tar into $out (replacing an older result)
 		echo "kernel_package=$(tr '\n' ' ' < "$kroot/.package" 2>/dev/null)"
 		echo "qemu=$(qemu-system-x86_64 --version | sed -n 1p)"
 		echo "qemu_cmdline=${qemu[*]}"
+		echo "virtio_serial=${vser:-none}"
 		echo "wall_seconds=$((t1 - t0))"
 		echo "qemu_exit=$qrc"
 		echo "result=$result"
