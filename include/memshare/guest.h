@@ -132,8 +132,14 @@ void ms_report_clear(struct ms_report *report);
 
 /*
  * ms_guest_capabilities - MS_CAP_* bits this machine (sysroot) supports:
- * PSI, PSI triggers, MGLRU, classic LRU, memory.reclaim, slab reclaim,
- * NUMA (more than one node).
+ * PSI (/proc/pressure/memory reads) and PSI triggers, MGLRU (lru_gen
+ * enabled, debugfs lru_gen readable), classic LRU (always),
+ * memory.reclaim (/sys/fs/cgroup/memory.reclaim) and its "swappiness="
+ * argument (kernel 6.10+ by /proc/sys/kernel/osrelease), slab reclaim
+ * (/proc/sys/vm/drop_caches), NUMA (more than one node), free page
+ * reporting (a virtio balloon in /sys/bus/virtio/devices, device 0x0005,
+ * whose "features" string has bit 5, VIRTIO_BALLOON_F_REPORTING).
+ * 0 for a NULL @ctx.
  */
 uint64_t ms_guest_capabilities(struct ms_ctx *ctx);
 

@@ -6,7 +6,9 @@
  * when a PSI trigger fires), reclaim requests executed by reclaim/,
  * keepalive, MGLRU aging.  Only the host may command: peers are checked.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -588,6 +590,66 @@ static void conn_readable(struct ms_guest *g, uint32_t events)
 		disconnect(g, -ECONNRESET, "connection closed by the host");
 }
 
+/* Kernel release >= @major.@minor, from proc/sys/kernel/osrelease. */
+static bool kernel_at_least(struct ms_ctx *ctx, unsigned major, unsigned minor)
+{
+	unsigned ma = 0, mi = 0;
+	size_t len;
+	char *txt;
+	bool r;
+
+	if (ms_read_file(ctx, "proc/sys/kernel/osrelease", &txt, &len, 256) < 0)
+		return false;
+	r = sscanf(txt, "%u.%u", &ma, &mi) == 2 && (ma > major || (ma == major && mi >= minor));
+	free(txt);
+	return r;
+}
+
+/*
+ * Free page reporting is on when a virtio balloon (virtio device id 5) has
+ * negotiated VIRTIO_BALLOON_F_REPORTING (feature bit 5): sysfs
+ * sys/bus/virtio/devices/virtioN/device is "0x0005" and its "features" is
+ * one '0'/'1' character per feature bit, bit 0 first.
+ */
+static bool free_page_reporting(struct ms_ctx *ctx)
+{
+	struct dirent *de;
+	bool on = false;
+	int fd;
+	DIR *d;
+
+	fd = ms_openat(ctx, "sys/bus/virtio/devices", O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return false;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return false;
+	}
+	while (!on && (de = readdir(d))) {
+		char path[300], *txt;
+		size_t len;
+		bool balloon;
+
+		if (strncmp(de->d_name, "virtio", 6) != 0)
+			continue;
+		snprintf(path, sizeof(path), "sys/bus/virtio/devices/%s/device", de->d_name);
+		if (ms_read_file(ctx, path, &txt, &len, 64) < 0)
+			continue;
+		balloon = strtoul(txt, NULL, 16) == 5;
+		free(txt);
+		if (!balloon)
+			continue;
+		snprintf(path, sizeof(path), "sys/bus/virtio/devices/%s/features", de->d_name);
+		if (ms_read_file(ctx, path, &txt, &len, 256) < 0)
+			continue;
+		on = len > 5 && txt[5] == '1';
+		free(txt);
+	}
+	closedir(d);
+	return on;
+}
+
 MS_EXPORT uint64_t ms_guest_capabilities(struct ms_ctx *ctx)
 {
 	struct ms_numa_node *nodes;
@@ -601,8 +663,14 @@ MS_EXPORT uint64_t ms_guest_capabilities(struct ms_ctx *ctx)
 		caps |= MS_CAP_PSI | MS_CAP_PSI_TRIGGER;
 	if (lru_mglru_available(ctx, false) == 0)
 		caps |= MS_CAP_MGLRU;
-	if (ms_path_exists(ctx, "sys/fs/cgroup/memory.reclaim"))
+	if (ms_path_exists(ctx, "sys/fs/cgroup/memory.reclaim")) {
 		caps |= MS_CAP_MEMCG_RECLAIM;
+		/* "swappiness=" in memory.reclaim: Linux 6.10. */
+		if (kernel_at_least(ctx, 6, 10))
+			caps |= MS_CAP_MEMCG_RECLAIM_SWAPPINESS;
+	}
+	if (free_page_reporting(ctx))
+		caps |= MS_CAP_FREE_PAGE_REPORTING;
 	if (ms_path_exists(ctx, "proc/sys/vm/drop_caches"))
 		caps |= MS_CAP_SLAB_RECLAIM;
 	if (ms_numa_read(ctx, &nodes, &nr) == 0) {

@@ -201,39 +201,8 @@ typedef bool (*cond_fn)(void *arg);
  */
 static bool pump_until(unsigned timeout_ms, cond_fn cond, void *arg)
 {
-	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000u;
-
-	for (;;) {
-		struct pollfd p[2];
-		int64_t wait, t;
-		uint64_t now;
-		nfds_t n = 0;
-
-		if (cond && cond(arg))
-			return true;
-		now = now_us();
-		if (now >= deadline)
-			return !cond;
-		wait = deadline - now < PUMP_STEP_MS * 1000u ? (int64_t)(deadline - now)
-								 : PUMP_STEP_MS * 1000;
-		if (W.host) {
-			p[n++] = (struct pollfd){ .fd = ms_host_get_fd(W.host), .events = POLLIN };
-			t = ms_host_get_timeout_us(W.host);
-			if (t >= 0 && t < wait)
-				wait = t;
-		}
-		if (W.guest) {
-			p[n++] = (struct pollfd){ .fd = ms_guest_get_fd(W.guest), .events = POLLIN };
-			t = ms_guest_get_timeout_us(W.guest);
-			if (t >= 0 && t < wait)
-				wait = t;
-		}
-		ck_assert_int_ge(poll(p, n, (int)((wait + 999) / 1000)), 0);
-		if (W.host)
-			ck_assert_int_eq(ms_host_process(W.host), 0);
-		if (W.guest)
-			ck_assert_int_eq(ms_guest_process(W.guest), 0);
-	}
+	return tu_pump_until(W.host, W.guest, timeout_ms, PUMP_STEP_MS * 1000u, NULL, NULL,
+			     cond, arg);
 }
 
 static void pump_for(unsigned ms)
@@ -1777,6 +1746,55 @@ START_TEST(endpoint_abstract)
 }
 END_TEST
 
+/*
+ * Capability bits from the machine: the 6.1 capture has PSI and MGLRU but
+ * no memory.reclaim nor drop_caches; a made-up tree adds memory.reclaim on
+ * 6.12 (swappiness=, Linux 6.10+) and a virtio balloon with free page
+ * reporting negotiated (feature bit 5), then takes them away one by one.
+ */
+START_TEST(guest_capabilities)
+{
+	static const char fpr_on[] = "0000010000000000000000000000000010100000000000000000000000000000\n";
+	static const char fpr_off[] = "1110000000000000000000000000000010100000000000000000000000000000\n";
+	struct ms_ctx *ctx = tu_new_ctx(GUEST_FIXTURE);
+	char root[300];
+
+	ck_assert_uint_eq(ms_guest_capabilities(ctx), MS_CAP_PSI | MS_CAP_PSI_TRIGGER |
+			  MS_CAP_MGLRU | MS_CAP_CLASSIC_LRU);
+	ms_ctx_free(ctx);
+
+	snprintf(root, sizeof(root), "%s/caps", W.dir);
+	tu_mkdirs(W.dir, "caps");
+	tu_copy_fixture(root, "proc/pressure/memory", "linux-6.1-guest/proc/pressure/memory");
+	tu_put_str(root, "sys/fs/cgroup/memory.reclaim", "");
+	tu_put_str(root, "proc/sys/vm/drop_caches", "");
+	tu_put_str(root, "proc/sys/kernel/osrelease", "6.12.9+deb13-amd64\n");
+	/* A virtio-net device with bit 5 set does not count: only a balloon. */
+	tu_put_str(root, "sys/bus/virtio/devices/virtio0/device", "0x0001\n");
+	tu_put_str(root, "sys/bus/virtio/devices/virtio0/features", fpr_on);
+	tu_put_str(root, "sys/bus/virtio/devices/virtio3/device", "0x0005\n");
+	tu_put_str(root, "sys/bus/virtio/devices/virtio3/features", fpr_on);
+	ctx = tu_new_ctx(root);
+	ck_assert_uint_eq(ms_guest_capabilities(ctx),
+			  MS_CAP_PSI | MS_CAP_PSI_TRIGGER | MS_CAP_CLASSIC_LRU |
+			  MS_CAP_MEMCG_RECLAIM | MS_CAP_MEMCG_RECLAIM_SWAPPINESS |
+			  MS_CAP_SLAB_RECLAIM | MS_CAP_FREE_PAGE_REPORTING);
+	tu_put_str(root, "sys/bus/virtio/devices/virtio3/features", fpr_off);
+	tu_put_str(root, "proc/sys/kernel/osrelease", "6.9.12\n");
+	ck_assert_uint_eq(ms_guest_capabilities(ctx),
+			  MS_CAP_PSI | MS_CAP_PSI_TRIGGER | MS_CAP_CLASSIC_LRU |
+			  MS_CAP_MEMCG_RECLAIM | MS_CAP_SLAB_RECLAIM);
+	tu_put_str(root, "proc/sys/kernel/osrelease", "7.0.1\n");
+	tu_put_str(root, "sys/bus/virtio/devices/virtio3/features", "00001");   /* short */
+	ck_assert_uint_eq(ms_guest_capabilities(ctx) &
+			  (MS_CAP_MEMCG_RECLAIM_SWAPPINESS | MS_CAP_FREE_PAGE_REPORTING),
+			  MS_CAP_MEMCG_RECLAIM_SWAPPINESS);
+	tu_put_str(root, "proc/sys/kernel/osrelease", "garbage\n");
+	ck_assert_uint_eq(ms_guest_capabilities(ctx) & MS_CAP_MEMCG_RECLAIM_SWAPPINESS, 0);
+	ms_ctx_free(ctx);
+}
+END_TEST
+
 static Suite *session_suite(void)
 {
 	Suite *s = suite_create("session");
@@ -1790,6 +1808,7 @@ static Suite *session_suite(void)
 	tcase_add_test(tc, report_interval_override);
 	tcase_add_test(tc, bin_edges_from_host);
 	tcase_add_test(tc, host_bad_options);
+	tcase_add_test(tc, guest_capabilities);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reclaim");

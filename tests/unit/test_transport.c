@@ -180,6 +180,12 @@ static void step_actors(void)
 		W.actors[i](W.actor_args[i]);
 }
 
+static void step_actors_cb(void *unused)
+{
+	(void)unused;
+	step_actors();
+}
+
 /*
  * Run the host, the guest (whichever exist) and the actors until @cond
  * holds or @timeout_ms passed.  Returns whether @cond held; with no @cond,
@@ -187,40 +193,9 @@ static void step_actors(void)
  */
 static bool pump_until(unsigned timeout_ms, cond_fn cond, void *arg)
 {
-	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000u;
 	uint64_t step = (W.nr_actors ? ACTOR_STEP_MS : PUMP_STEP_MS) * 1000u;
 
-	for (;;) {
-		struct pollfd p[2];
-		int64_t wait, t;
-		uint64_t now;
-		nfds_t n = 0;
-
-		step_actors();
-		if (cond && cond(arg))
-			return true;
-		now = now_us();
-		if (now >= deadline)
-			return !cond;
-		wait = (int64_t)(deadline - now < step ? deadline - now : step);
-		if (W.host) {
-			p[n++] = (struct pollfd){ .fd = ms_host_get_fd(W.host), .events = POLLIN };
-			t = ms_host_get_timeout_us(W.host);
-			if (t >= 0 && t < wait)
-				wait = t;
-		}
-		if (W.guest) {
-			p[n++] = (struct pollfd){ .fd = ms_guest_get_fd(W.guest), .events = POLLIN };
-			t = ms_guest_get_timeout_us(W.guest);
-			if (t >= 0 && t < wait)
-				wait = t;
-		}
-		ck_assert_int_ge(poll(p, n, (int)((wait + 999) / 1000)), 0);
-		if (W.host)
-			ck_assert_int_eq(ms_host_process(W.host), 0);
-		if (W.guest)
-			ck_assert_int_eq(ms_guest_process(W.guest), 0);
-	}
+	return tu_pump_until(W.host, W.guest, timeout_ms, step, step_actors_cb, NULL, cond, arg);
 }
 
 static void pump_for(unsigned ms)

@@ -7,12 +7,17 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <memshare/guest.h>
+#include <memshare/host.h>
 
 void tu_raw_adopt(struct tu_raw *r, int fd)
 {
@@ -129,4 +134,52 @@ bool tu_raw_cond_msg(void *arg)
 		      "the peer sent an undecodable frame: %s", why);
 	r->have_msg = true;
 	return true;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+bool tu_pump_until(struct ms_host *host, struct ms_guest *guest, unsigned timeout_ms,
+		   uint64_t step_us, void (*before)(void *), void *before_arg,
+		   bool (*cond)(void *), void *arg)
+{
+	uint64_t deadline = mono_us() + (uint64_t)timeout_ms * 1000u;
+
+	for (;;) {
+		struct pollfd p[2];
+		int64_t wait, t;
+		uint64_t now;
+		nfds_t n = 0;
+
+		if (before)
+			before(before_arg);
+		if (cond && cond(arg))
+			return true;
+		now = mono_us();
+		if (now >= deadline)
+			return !cond;
+		wait = (int64_t)(deadline - now < step_us ? deadline - now : step_us);
+		if (host) {
+			p[n++] = (struct pollfd){ .fd = ms_host_get_fd(host), .events = POLLIN };
+			t = ms_host_get_timeout_us(host);
+			if (t >= 0 && t < wait)
+				wait = t;
+		}
+		if (guest) {
+			p[n++] = (struct pollfd){ .fd = ms_guest_get_fd(guest), .events = POLLIN };
+			t = ms_guest_get_timeout_us(guest);
+			if (t >= 0 && t < wait)
+				wait = t;
+		}
+		ck_assert_int_ge(poll(p, n, (int)((wait + 999) / 1000)), 0);
+		if (host)
+			ck_assert_int_eq(ms_host_process(host), 0);
+		if (guest)
+			ck_assert_int_eq(ms_guest_process(guest), 0);
+	}
 }

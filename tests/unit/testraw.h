@@ -57,4 +57,17 @@ void tu_raw_drain(struct tu_raw *r);
 bool tu_raw_cond_closed(void *arg);
 bool tu_raw_cond_msg(void *arg);
 
+/*
+ * Run @host and @guest (either may be NULL) until @cond(@arg) holds or
+ * @timeout_ms passed, polling at most @step_us at a time and calling
+ * @before(@before_arg) (if set) before each step: a test's event loop.
+ * Returns whether @cond held; with no @cond, runs for the whole time and
+ * returns true.  Asserts that the sessions' process() calls succeed.
+ */
+struct ms_host;
+struct ms_guest;
+bool tu_pump_until(struct ms_host *host, struct ms_guest *guest, unsigned timeout_ms,
+		   uint64_t step_us, void (*before)(void *), void *before_arg,
+		   bool (*cond)(void *), void *arg);
+
 #endif /* MS_TESTRAW_H */

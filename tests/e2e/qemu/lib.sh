@@ -296,6 +296,17 @@ ager_default() {
 	fi
 }
 
+# The start of every recording plug-in: samples every 10 s, the agents
+# (hostd recording), the harness's ager only if guestd cannot age
+# (or E2E_AGE_EVERY_S asks for it), and the "start" snapshot.
+recording_start() {
+	sampler_start 10
+	agents_start || e2e_end
+	AGE_S=${E2E_AGE_EVERY_S:-$(ager_default)}
+	if [ "$AGE_S" = 0 ]; then log "harness ager off (guestd ages)"; else ager_start "$AGE_S"; fi
+	snapshot start
+}
+
 ager_stop() {
 	[ -n "$AGER_PID" ] || return 0
 	kill $AGER_PID 2>/dev/null

@@ -14,11 +14,7 @@
 # e2e-timeout-s: 900
 . /e2e/lib.sh
 
-sampler_start 10
-agents_start || e2e_end
-AGE_S=${E2E_AGE_EVERY_S:-$(ager_default)}
-if [ "$AGE_S" = 0 ]; then log "harness ager off (guestd ages)"; else ager_start "$AGE_S"; fi
-snapshot start
+recording_start
 at 3
 log "write 150 MiB"
 $WL write "$E2E_DATA/files" 150 --file-mib 4 | tee -a "$E2E_OUT/timeline.txt"
