@@ -84,9 +84,10 @@ struct ms_guest_opts {
 	uint32_t host_cid;
 	enum ms_unix_peer host_unix_peer;
 	uint32_t host_unix_uid;
-	/* Keep at least this much page cache (bytes): a reclaim request is
-	 * capped so as not to go below it, and its result says how much was
-	 * capped (ms_reclaim_result.capped_bytes).  0: no floor. */
+	/* Keep at least this much page cache (bytes): a file-only reclaim
+	 * request is capped so as not to go below it, and its result says how
+	 * much was capped (ms_reclaim_result.capped_bytes); see
+	 * ms_reclaim_opts.floor_bytes for requests with anon too.  0: no floor. */
 	uint64_t reclaim_floor_bytes;
 	size_t :0;
 };

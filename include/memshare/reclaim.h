@@ -67,9 +67,11 @@ struct ms_reclaim_opts {
 	 * (status -ETIMEDOUT if less than asked was freed); 0 = no deadline.
 	 * memory.reclaim is written in chunks of max(bytes / 4, 4 MiB). */
 	uint32_t deadline_ms;
-	/* Page cache to keep: FILE reclaim is capped at the cgroup's file
-	 * bytes (memory.stat "file") minus this; the cap is reported in
-	 * ms_reclaim_result.capped_bytes.  0: no floor. */
+	/* Page cache to keep: FILE-only reclaim is capped at the cgroup's
+	 * file bytes (memory.stat "file") minus this; the cap is reported in
+	 * ms_reclaim_result.capped_bytes.  A request with ANON too is not
+	 * capped: the kernel picks the split between file and anon, so no cap
+	 * could hold the floor.  0: no floor. */
 	uint64_t floor_bytes;
 	size_t :0;
 };
