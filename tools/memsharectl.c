@@ -572,10 +572,15 @@ static void print_host(json_object *resp)
 
 static void print_domains(json_object *resp)
 {
-	json_object *doms = NULL;
+	json_object *doms = NULL, *lv = NULL;
 
 	if (!json_object_object_get_ex(resp, "domains", &doms) || !doms)
 		return;
+	if (json_object_object_get_ex(resp, "libvirt", &lv) && lv && msj_get_string(lv, "uri"))
+		printf("libvirt %s: %s, reconnects %llu\n", msj_get_string(lv, "uri"),
+		       json_object_get_boolean(json_object_object_get(lv, "connected"))
+			       ? "connected" : "DOWN (domains as last seen, policy paused)",
+		       (unsigned long long)msj_get_u64(lv, "reconnects"));
 	printf("libvirt domains: %zu\n", json_object_array_length(doms));
 	for (size_t i = 0; i < json_object_array_length(doms); i++) {
 		json_object *dm = json_object_array_get_idx(doms, i), *b = NULL, *st = NULL, *w = NULL;

@@ -185,7 +185,15 @@ void balancer_round(struct hostd *d)
 	if (d->lv) {
 		/* Sizes move without events on some drivers (and events can be
 		 * late): one refresh per round keeps the table honest. */
-		ms_libvirt_refresh(d->lv);
+		if (ms_libvirt_refresh(d->lv) == -ENOTCONN) {
+			/* libvirtd away (the library warned once): balloons
+			 * cannot move and the table may be stale, so act on
+			 * nobody until it is back.  Channels stay connected:
+			 * the VMs run on without libvirtd. */
+			d->rounds_skipped++;
+			ms_ctx_log(d->ctx, MS_LOG_DEBUG, "policy round skipped: libvirt down");
+			return;
+		}
 		ndom = ms_libvirt_list(d->lv, NULL, 0);
 		doms = calloc(ndom ? ndom : 1, sizeof(*doms));
 		if (!doms)

@@ -20,6 +20,10 @@
 #include "hostd.h"
 #include "msjson.h"
 
+#if MS_HAVE_LIBVIRT
+#include <libvirt/virterror.h>
+#endif
+
 /* After a PSI trigger, run a round at once unless one ran this recently. */
 #define TRIGGER_MIN_GAP_MS 1000
 
@@ -540,6 +544,12 @@ static int parse_args(struct hostd_conf *c, int argc, char **argv)
 	return 0;
 }
 
+#if MS_HAVE_LIBVIRT
+static void libvirt_silent(void *userdata, virErrorPtr err)
+{
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	struct hostd d = { 0 };
@@ -608,6 +618,10 @@ int main(int argc, char **argv)
 		MS_OPTS(ms_libvirt_opts, lopts, .ctx = d.ctx, .uri = d.conf.libvirt_uri,
 			.stats_period_s = d.conf.stats_period_s);
 
+		/* libvirt's process-wide handler prints every failure to
+		 * open (and reopen, while libvirtd is away) to stderr; the
+		 * handle logs libvirt's message itself. */
+		virSetErrorFunc(NULL, libvirt_silent);
 		r = ms_libvirt_new(&d.lv, &lopts);
 		if (r < 0) {
 			fprintf(stderr, "memshare-hostd: libvirt %s: %s\n",

@@ -62,6 +62,7 @@ struct hostd {
 	const struct ms_policy_ops *policy;
 	struct policy_entry *entries;
 	uint64_t rounds;
+	uint64_t rounds_skipped;      /* libvirt connection down: no action */
 	uint64_t actions;
 	uint64_t next_round_ms;
 	uint64_t last_round_ms;

@@ -107,6 +107,19 @@ static json_object *guest_json(struct hostd *d, uint64_t id)
 }
 
 #if MS_HAVE_LIBVIRT
+/* The libvirt connection: its URI, whether it is up, how often it came back. */
+static json_object *libvirt_json(struct hostd *d)
+{
+	json_object *o = json_object_new_object();
+	char *uri = virConnectGetURI(ms_libvirt_get_conn(d->lv));
+
+	json_object_object_add(o, "uri", json_object_new_string(uri ? uri : "?"));
+	free(uri);
+	json_object_object_add(o, "connected", json_object_new_boolean(ms_libvirt_connected(d->lv)));
+	json_object_object_add(o, "reconnects", json_object_new_uint64(ms_libvirt_reconnects(d->lv)));
+	return o;
+}
+
 static json_object *domain_json(struct hostd *d, const struct ms_domain_info *dom)
 {
 	json_object *o = json_object_new_object(), *w = json_object_new_array();
@@ -195,6 +208,7 @@ json_object *status_json(struct hostd *d)
 	json_object_object_add(pol, "dry_run", json_object_new_boolean(d->conf.dry_run));
 	json_object_object_add(pol, "interval_ms", json_object_new_uint64(d->conf.params.interval_ms));
 	json_object_object_add(pol, "rounds", json_object_new_uint64(d->rounds));
+	json_object_object_add(pol, "rounds_skipped", json_object_new_uint64(d->rounds_skipped));
 	json_object_object_add(pol, "actions", json_object_new_uint64(d->actions));
 	json_object_object_add(pol, "recent_actions", json_object_get(d->recent_actions));
 	json_object_object_add(o, "policy", pol);
@@ -211,11 +225,14 @@ json_object *status_json(struct hostd *d)
 			json_object_array_add(doms, domain_json(d, &di[i]));
 		free(di);
 		json_object_object_add(o, "domains", doms);
+		json_object_object_add(o, "libvirt", libvirt_json(d));
 	} else {
 		json_object_object_add(o, "domains", NULL);
+		json_object_object_add(o, "libvirt", NULL);
 	}
 #else
 	json_object_object_add(o, "domains", NULL);
+	json_object_object_add(o, "libvirt", NULL);
 #endif
 	return o;
 }

@@ -26,6 +26,17 @@
  * which by default prints: an application that wants silence there sets
  * that handler itself.
  *
+ * Connection loss: when libvirtd stops or restarts (or the keepalive times
+ * out) the handle keeps its domain table as last seen, answers -ENOTCONN
+ * to the balloon calls, and ms_libvirt_refresh() reopens a connection it
+ * opened itself (from a URI), subscribes again and diffs the new listing
+ * against the table: domains that did not survive are REMOVED, unchanged
+ * ones raise nothing.  A borrowed connection (opts.conn) is never reopened:
+ * the caller makes a new handle on a new connection.  As with any libvirt
+ * remote connection, the process must ignore SIGPIPE: libvirt writes to
+ * its socket without MSG_NOSIGNAL, and a write after the daemon went away
+ * would kill the process.
+ *
  * Not thread-safe: one handle per thread, or lock outside.  Events are
  * dispatched by whichever thread runs the libvirt event loop, so that must
  * be the thread that uses the handle.
@@ -183,8 +194,21 @@ void ms_libvirt_free(struct ms_libvirt *lv);
  */
 bool ms_libvirt_events_enabled(struct ms_libvirt *lv);
 
-/* The connection (borrowed). */
+/* The connection (borrowed; a reopen replaces it: do not keep it). */
 virConnectPtr ms_libvirt_get_conn(struct ms_libvirt *lv);
+
+/*
+ * ms_libvirt_connected - whether the connection is up.  False from the
+ * moment libvirt reports it closed (virConnectRegisterCloseCallback, on a
+ * connection the handle opened and with an event loop implementation
+ * registered) or a call finds it dead (virConnectIsAlive() 0), until
+ * ms_libvirt_refresh() reopens it.  False for NULL.
+ */
+bool ms_libvirt_connected(struct ms_libvirt *lv);
+
+/* ms_libvirt_reconnects - how many times ms_libvirt_refresh() reopened the
+ * connection since ms_libvirt_new(); 0 for NULL. */
+uint64_t ms_libvirt_reconnects(struct ms_libvirt *lv);
 
 /*
  * ms_libvirt_refresh - re-list active domains (virConnectListAllDomains
@@ -193,7 +217,13 @@ virConnectPtr ms_libvirt_get_conn(struct ms_libvirt *lv);
  * left out; one whose XML does not parse is left out with a warning; a
  * known one that cannot be read for another reason (a busy driver) keeps
  * its last info, so that it does not flap.
- * Returns 0, -EIO (libvirt failed; the log has its message), -ENOMEM.
+ * When the connection is down (ms_libvirt_connected() false, or listing
+ * fails on a closed connection), first opens the URI again (the first
+ * failure of an outage is a warning in the log, later ones debug) and
+ * subscribes to events on the new connection; the table is kept meanwhile.
+ * Returns 0, -ENOTCONN (down and not reopened: libvirtd still away, or a
+ * borrowed connection), -EIO (libvirt failed; the log has its message),
+ * -ENOMEM.
  */
 int ms_libvirt_refresh(struct ms_libvirt *lv);
 
@@ -222,8 +252,9 @@ const char *ms_libvirt_find_by_channel(struct ms_libvirt *lv, const char *path);
  * once per 3 periods per domain; a failure there is only logged.  The
  * figures returned are those read before, so check last_update_s.
  * Returns 0, -EINVAL (NULL), -ENOENT (no such active domain, or it stopped),
- * -EOPNOTSUPP (the driver has no memory stats), -EACCES (denied by
- * libvirt's access control), -ETIMEDOUT, -ENOMEM, -EIO.
+ * -ENOTCONN (the libvirt connection is down), -EOPNOTSUPP (the driver has
+ * no memory stats), -EACCES (denied by libvirt's access control),
+ * -ETIMEDOUT, -ENOMEM, -EIO.
  */
 int ms_libvirt_balloon_stats(struct ms_libvirt *lv, const char *name,
 			     struct ms_balloon_stats *out);
@@ -237,7 +268,7 @@ int ms_libvirt_balloon_stats(struct ms_libvirt *lv, const char *name,
  * re-read (virDomainGetInfo) right after; where the guest moves the
  * balloon later, it follows in a CHANGED event or the next refresh.
  * Returns 0, -EINVAL (NULL), -ENOENT (no such active domain, or it
- * stopped), -ERANGE (0 after rounding, above the domain's maximum, or below
+ * stopped), -ENOTCONN (the libvirt connection is down), -ERANGE (0 after rounding, above the domain's maximum, or below
  * its min_guarantee, or refused as out of range by the driver), -EOPNOTSUPP
  * (no balloon device), -EACCES (read-only connection, access control),
  * -ETIMEDOUT, -ENOMEM, -EIO.

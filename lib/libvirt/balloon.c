@@ -130,6 +130,8 @@ LV_EXPORT int ms_libvirt_balloon_stats(struct ms_libvirt *lv, const char *name,
 
 	if (!lv || !name || !out)
 		return -EINVAL;
+	if (lv_conn_down(lv))
+		return -ENOTCONN;
 	d = lv_find(lv, name);
 	if (!d)
 		return -ENOENT;
@@ -155,6 +157,8 @@ LV_EXPORT int ms_libvirt_set_balloon(struct ms_libvirt *lv, const char *name, ui
 
 	if (!lv || !name)
 		return -EINVAL;
+	if (lv_conn_down(lv))
+		return -ENOTCONN;
 	d = lv_find(lv, name);
 	if (!d)
 		return -ENOENT;

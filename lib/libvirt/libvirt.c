@@ -80,6 +80,10 @@ int lv_dom_error(struct ms_libvirt *lv, struct lv_dom *d, const char *what)
 
 	/* Copied: virDomainIsActive() below resets libvirt's last error. */
 	snprintf(msg, sizeof(msg), "%s", virGetLastErrorMessage());
+	if (lv_conn_down(lv)) {
+		lv_dbg(lv->ctx, "domain %s: %s: %s", d->info.name, what, msg);
+		return -ENOTCONN;
+	}
 	/* "domain is not running" (VIR_ERR_OPERATION_INVALID) or gone: the
 	 * domain stopped since the table last saw it. */
 	if (code == VIR_ERR_NO_DOMAIN ||
@@ -94,6 +98,71 @@ int lv_dom_error(struct ms_libvirt *lv, struct lv_dom *d, const char *what)
 /* libvirt prints every error to stderr unless a handler takes it. */
 static void lv_swallow_error(void *userdata, virErrorPtr err)
 {
+}
+
+/* ---- the connection ------------------------------------------------------------ */
+
+static const char *lv_uri_name(const struct ms_libvirt *lv)
+{
+	return lv->uri ? lv->uri : "(borrowed)";
+}
+
+static void mark_down(struct ms_libvirt *lv, const char *why)
+{
+	if (lv->down)
+		return;
+	lv->down = true;
+	lv->reopen_warned = false;
+	lv->down_since_s = lv_now_mono_s();
+	lv_warn(lv->ctx, "libvirt connection %s lost (%s); domains kept as last seen until it is "
+		"back%s", lv_uri_name(lv), why,
+		lv->own_conn ? "" : " (a borrowed connection is never reopened)");
+}
+
+bool lv_conn_down(struct ms_libvirt *lv)
+{
+	if (!lv->down && virConnectIsAlive(lv->conn) == 0)
+		mark_down(lv, "found closed");
+	return lv->down;
+}
+
+/* libvirt's close callback: the daemon went away (EOF), the keepalive timed
+ * out, or an I/O error.  Called from the event loop; reopening waits for the
+ * next ms_libvirt_refresh(), outside libvirt's locks. */
+static void lv_close_cb(virConnectPtr conn, int reason, void *opaque)
+{
+	static const char *const reasons[] = {
+		[VIR_CONNECT_CLOSE_REASON_ERROR] = "I/O error",
+		[VIR_CONNECT_CLOSE_REASON_EOF] = "end of file: libvirtd stopped",
+		[VIR_CONNECT_CLOSE_REASON_KEEPALIVE] = "keepalive timeout",
+		[VIR_CONNECT_CLOSE_REASON_CLIENT] = "closed by the client",
+	};
+	struct ms_libvirt *lv = opaque;
+
+	if (conn != lv->conn)
+		return;
+	mark_down(lv, reason >= 0 && reason < (int)(sizeof(reasons) / sizeof(reasons[0])) &&
+			      reasons[reason] ? reasons[reason] : "unknown reason");
+}
+
+static void close_cb_register(struct ms_libvirt *lv)
+{
+	/* One close callback per connection: a borrowed one's slot is the
+	 * application's (there virConnectIsAlive() tells).  It needs an event
+	 * loop implementation to ever fire; harmless without. */
+	if (!lv->own_conn)
+		return;
+	lv->close_cb = virConnectRegisterCloseCallback(lv->conn, lv_close_cb, lv, NULL) == 0;
+	if (!lv->close_cb)
+		lv_dbg(lv->ctx, "no close callback on %s: %s", lv_uri_name(lv),
+		       virGetLastErrorMessage());
+}
+
+static void close_cb_unregister(struct ms_libvirt *lv)
+{
+	if (lv->close_cb)
+		virConnectUnregisterCloseCallback(lv->conn, lv_close_cb);
+	lv->close_cb = false;
 }
 
 static bool opts_valid(const struct ms_libvirt_opts *opts)
@@ -445,13 +514,52 @@ static void events_subscribe(struct ms_libvirt *lv)
 static void events_unsubscribe(struct ms_libvirt *lv)
 {
 	for (int i = 0; i < LV_CB_NR; i++) {
+		/* On a dead connection libvirt drops the callback locally and
+		 * fails to tell the daemon, which is gone anyway. */
 		if (lv->cb_ids[i] >= 0 &&
-		    virConnectDomainEventDeregisterAny(lv->conn, lv->cb_ids[i]) < 0)
+		    virConnectDomainEventDeregisterAny(lv->conn, lv->cb_ids[i]) < 0 && !lv->down)
 			lv_warn(lv->ctx, "cannot unsubscribe from domain events: %s",
 				virGetLastErrorMessage());
 		lv->cb_ids[i] = -1;
 	}
 	lv->events = false;
+}
+
+/*
+ * Open the URI again after the connection went down, and subscribe on the
+ * new one.  The table stays: the refresh that follows diffs it against the
+ * new listing.  Returns 0, or -ENOTCONN (still down: a borrowed connection,
+ * or the URI does not open yet; warned once per outage).
+ */
+static int reopen(struct ms_libvirt *lv)
+{
+	virConnectPtr c;
+
+	if (!lv->own_conn)
+		return -ENOTCONN;
+	c = virConnectOpen(lv->uri);
+	if (!c) {
+		if (!lv->reopen_warned)
+			lv_warn(lv->ctx, "cannot reopen libvirt connection %s yet: %s; trying again "
+				"at each refresh", lv->uri, virGetLastErrorMessage());
+		else
+			lv_dbg(lv->ctx, "cannot reopen libvirt connection %s: %s", lv->uri,
+			       virGetLastErrorMessage());
+		lv->reopen_warned = true;
+		return -ENOTCONN;
+	}
+	virConnSetErrorFunc(c, NULL, lv_swallow_error);
+	events_unsubscribe(lv);
+	close_cb_unregister(lv);
+	virConnectClose(lv->conn);
+	lv->conn = c;
+	lv->down = false;
+	lv->reconnects++;
+	lv_info(lv->ctx, "libvirt connection %s reopened, %llu s after it was lost", lv->uri,
+		(unsigned long long)(lv_now_mono_s() - lv->down_since_s));
+	close_cb_register(lv);
+	events_subscribe(lv);
+	return 0;
 }
 
 /* ---- public ------------------------------------------------------------------ */
@@ -466,7 +574,16 @@ LV_EXPORT int ms_libvirt_refresh(struct ms_libvirt *lv)
 
 	if (!lv)
 		return -EINVAL;
+	if (lv_conn_down(lv) && reopen(lv) < 0)
+		return -ENOTCONN;
 	n = virConnectListAllDomains(lv->conn, &list, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	/* A daemon that went away since the last call (no event loop to see
+	 * it go): reopen once and list again. */
+	if (n < 0 && lv_conn_down(lv)) {
+		if (reopen(lv) < 0)
+			return -ENOTCONN;
+		n = virConnectListAllDomains(lv->conn, &list, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	}
 	if (n < 0) {
 		r = lv_errno();
 		lv_err(lv->ctx, "virConnectListAllDomains: %s", virGetLastErrorMessage());
@@ -606,6 +723,11 @@ LV_EXPORT int ms_libvirt_new(struct ms_libvirt **out, const struct ms_libvirt_op
 		}
 		lv->own_conn = true;
 		virConnSetErrorFunc(lv->conn, NULL, lv_swallow_error);
+		lv->uri = uri ? strdup(uri) : virConnectGetURI(lv->conn);
+		if (!lv->uri) {
+			ms_libvirt_free(lv);
+			return -ENOMEM;
+		}
 	}
 	if (lv->ctx) {
 		char *u = virConnectGetURI(lv->conn);
@@ -616,6 +738,7 @@ LV_EXPORT int ms_libvirt_new(struct ms_libvirt **out, const struct ms_libvirt_op
 
 	/* Subscribe first: a domain that starts during the listing is then
 	 * either listed or announced. */
+	close_cb_register(lv);
 	events_subscribe(lv);
 	r = ms_libvirt_refresh(lv);
 	if (r < 0) {
@@ -630,17 +753,32 @@ LV_EXPORT void ms_libvirt_free(struct ms_libvirt *lv)
 {
 	if (!lv)
 		return;
-	events_unsubscribe(lv);
+	if (lv->conn) {
+		events_unsubscribe(lv);
+		close_cb_unregister(lv);
+	}
 	for (size_t i = 0; i < lv->nr; i++)
 		dom_free(lv->doms[i]);
 	free(lv->doms);
-	virConnectClose(lv->conn);
+	if (lv->conn)
+		virConnectClose(lv->conn);
+	free(lv->uri);
 	free(lv);
 }
 
 LV_EXPORT bool ms_libvirt_events_enabled(struct ms_libvirt *lv)
 {
 	return lv && lv->events;
+}
+
+LV_EXPORT bool ms_libvirt_connected(struct ms_libvirt *lv)
+{
+	return lv && !lv_conn_down(lv);
+}
+
+LV_EXPORT uint64_t ms_libvirt_reconnects(struct ms_libvirt *lv)
+{
+	return lv ? lv->reconnects : 0;
 }
 
 LV_EXPORT virConnectPtr ms_libvirt_get_conn(struct ms_libvirt *lv)

@@ -36,6 +36,15 @@ struct ms_libvirt {
 	struct ms_ctx *ctx;
 	virConnectPtr conn;
 	bool own_conn;
+	/* Connection state.  @uri: what ms_libvirt_new() opened (the URI it
+	 * was given, or the default's as virConnectGetURI() names it), to
+	 * reopen; NULL for a borrowed connection. */
+	char *uri;
+	bool close_cb;               /* our virConnectRegisterCloseCallback */
+	bool down;                   /* closed, or found dead; until reopened */
+	bool reopen_warned;          /* one warning per outage */
+	uint64_t down_since_s;       /* lv_now_mono_s() when it went down */
+	uint64_t reconnects;
 	int32_t stats_period_s;      /* > 0, or -1: never touch */
 	ms_libvirt_event_fn event_fn;
 	void *userdata;
@@ -64,6 +73,14 @@ int lv_errno(void);
  * domain is no longer running.
  */
 int lv_dom_error(struct ms_libvirt *lv, struct lv_dom *d, const char *what);
+
+/*
+ * Whether the connection is down: closed (libvirt's close callback said
+ * so), or found dead now (virConnectIsAlive() is 0, which a call that
+ * just failed on a closed socket leaves behind).  Marks it down and logs
+ * the loss once.
+ */
+bool lv_conn_down(struct ms_libvirt *lv);
 
 /* CLOCK_MONOTONIC in seconds (never 0). */
 uint64_t lv_now_mono_s(void);

@@ -115,3 +115,84 @@ def test_config_file(agents, tmp_path):
         assert ":%d: " % line in p.stderr and what in p.stderr, p.stderr
     p = run(HOSTD, "--config", "/nonexistent.conf", "--listen", "unix:/tmp/x", "--control", "unix:/tmp/y")
     assert p.returncode == 2 and "No such file" in p.stderr
+
+
+LIBVIRTD = "/usr/sbin/libvirtd"
+
+
+class Libvirtd:
+    """A private libvirtd serving the test driver (built into libvirt; no
+    driver modules: LIBVIRT_DRIVER_DIR is empty), with its sockets in a
+    temporary directory.  Every start is a fresh test driver."""
+
+    def __init__(self, tmp):
+        self.dir = tmp
+        os.makedirs(os.path.join(tmp, "drivers"))
+        with open(os.path.join(tmp, "libvirtd.conf"), "w") as f:
+            f.write('unix_sock_dir = "%s"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n' % tmp)
+        self.sock = os.path.join(tmp, "libvirt-sock")
+        self.uri = "test+unix:///default?socket=" + self.sock
+        self.proc = None
+
+    def start(self):
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
+        env = dict(os.environ, LIBVIRT_DRIVER_DIR=os.path.join(self.dir, "drivers"))
+        log = open(os.path.join(self.dir, "libvirtd.log"), "a")
+        self.proc = subprocess.Popen([LIBVIRTD, "--config", os.path.join(self.dir, "libvirtd.conf"),
+                                      "--pid-file", os.path.join(self.dir, "libvirtd.pid")],
+                                     env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for(lambda: os.path.exists(self.sock))
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def libvirtd(tmp_path):
+    if not os.access(LIBVIRTD, os.X_OK):
+        pytest.skip("no libvirtd (Debian package libvirt-daemon)")
+    d = Libvirtd(str(tmp_path))
+    d.start()
+    yield d
+    if d.proc.poll() is None:
+        d.kill()
+
+
+def test_libvirtd_restart(agents, libvirtd):
+    # hostd on a remote libvirt connection: when libvirtd goes away it
+    # keeps the domains as last seen, pauses the policy and stays up; when
+    # libvirtd is back it reconnects by itself at the next policy round.
+    agents.start_hostd("--libvirt=" + libvirtd.uri, "--policy", "static", "-s", "interval_ms=300")
+    agents.start_guest("test")
+    agents.wait_guest("test")
+    st = agents.status()
+    assert st["libvirt"] == {"uri": libvirtd.uri, "connected": True, "reconnects": 0}
+    assert [d["name"] for d in st["domains"]] == ["test"]
+    assert domain(agents, "test")["agent"] == "connected"
+
+    libvirtd.kill()
+    wait_for(lambda: agents.status()["libvirt"]["connected"] is False, timeout=5)
+    skipped = agents.status()["policy"]["rounds_skipped"]
+    wait_for(lambda: agents.status()["policy"]["rounds_skipped"] >= skipped + 2, timeout=5)
+    st = agents.status()
+    assert [d["name"] for d in st["domains"]] == ["test"]           # as last seen
+    assert domain(agents, "test")["agent"] == "connected"           # guests unaffected
+    text = run(CTL, "--host", agents.control, "status", check=0).stdout
+    assert "libvirt %s: DOWN (domains as last seen, policy paused), reconnects 0" % libvirtd.uri in text
+    assert agents.hostd.poll() is None
+
+    libvirtd.start()
+    wait_for(lambda: agents.status()["libvirt"]["connected"], timeout=10)
+    st = agents.status()
+    assert st["libvirt"]["reconnects"] == 1
+    assert [d["name"] for d in st["domains"]] == ["test"]
+    rounds = st["policy"]["rounds"]
+    wait_for(lambda: agents.status()["policy"]["rounds"] >= rounds + 2, timeout=5)
+    assert agents.status()["policy"]["rounds_skipped"] == st["policy"]["rounds_skipped"]
+    log = agents.log("hostd.log")
+    assert "lost (end of file: libvirtd stopped)" in log
+    assert log.count("cannot reopen libvirt connection") == 1       # warned once
+    assert "reopened, " in log
+    assert "libvirt: XML-RPC error" not in log                      # libvirt's own printing is off

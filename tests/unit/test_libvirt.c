@@ -17,6 +17,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <check.h>
 #include <libvirt/libvirt.h>
@@ -1009,21 +1012,43 @@ static void pump_tick(int timer, void *opaque)
 {
 }
 
-/* Run the event loop until @rec.nr reaches @nr or @ms pass. */
-static void pump_until(unsigned nr, int ms)
+/* The default event loop, once per process (CK_FORK=no runs every case
+ * in one; otherwise each case is a fresh child). */
+static void event_impl_once(void)
+{
+	static bool done;
+
+	if (!done)
+		ck_assert_int_eq(virEventRegisterDefaultImpl(), 0);
+	done = true;
+}
+
+/* Run the event loop until @done(@arg) or @ms pass. */
+static void pump(bool (*done)(void *arg), void *arg, int ms)
 {
 	struct timespec t0, t;
 	int timer = virEventAddTimeout(20, pump_tick, NULL, NULL);
 
 	ck_assert_int_ge(timer, 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (rec.nr < nr) {
+	while (!done(arg)) {
 		ck_assert_int_eq(virEventRunDefaultImpl(), 0);
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > ms)
 			break;
 	}
 	virEventRemoveTimeout(timer);
+}
+
+static bool rec_reached(void *nr)
+{
+	return rec.nr >= *(unsigned *)nr;
+}
+
+/* Run the event loop until @rec.nr reaches @nr or @ms pass. */
+static void pump_until(unsigned nr, int ms)
+{
+	pump(rec_reached, &nr, ms);
 }
 
 START_TEST(events_lifecycle)
@@ -1033,7 +1058,7 @@ START_TEST(events_lifecycle)
 	virDomainPtr d;
 	int32_t id;
 
-	ck_assert_int_eq(virEventRegisterDefaultImpl(), 0);
+	event_impl_once();
 	c = app_conn("test:///default");
 	lv = new_lv(NULL, c, 0);
 	ck_assert(ms_libvirt_events_enabled(lv));
@@ -1105,6 +1130,219 @@ START_TEST(events_lifecycle)
 }
 END_TEST
 
+/* ---- a libvirtd of our own, serving the test driver --------------------------- */
+
+/*
+ * libvirtd run as a private daemon: its sockets, config and log in a
+ * temporary directory, no driver modules (LIBVIRT_DRIVER_DIR empty: the
+ * test driver is built into libvirt), reached as
+ * test+unix:///default?socket=DIR/libvirt-sock.  Each start is a fresh
+ * test driver: the domains it had are gone.
+ */
+#define LIBVIRTD "/usr/sbin/libvirtd"
+
+struct daemon {
+	char dir[64];
+	char uri[160];
+	pid_t pid;
+};
+
+static void daemon_start(struct daemon *d)
+{
+	char path[128], sock[128];
+
+	if (!d->dir[0]) {
+		FILE *f;
+
+		strcpy(d->dir, "/tmp/ms-libvirtd.XXXXXX");
+		ck_assert_ptr_nonnull(mkdtemp(d->dir));
+		snprintf(path, sizeof(path), "%s/libvirtd.conf", d->dir);
+		f = fopen(path, "w");
+		ck_assert_ptr_nonnull(f);
+		fprintf(f, "unix_sock_dir = \"%s\"\nauth_unix_rw = \"none\"\n"
+			   "auth_unix_ro = \"none\"\n", d->dir);
+		fclose(f);
+		snprintf(path, sizeof(path), "%s/drivers", d->dir);
+		ck_assert_int_eq(mkdir(path, 0700), 0);
+		snprintf(d->uri, sizeof(d->uri), "test+unix:///default?socket=%s/libvirt-sock",
+			 d->dir);
+	}
+	snprintf(sock, sizeof(sock), "%s/libvirt-sock", d->dir);
+	unlink(sock);
+	d->pid = fork();
+	ck_assert_int_ge(d->pid, 0);
+	if (d->pid == 0) {
+		char conf[128], pidf[128], log[128];
+		int fd;
+
+		snprintf(conf, sizeof(conf), "%s/libvirtd.conf", d->dir);
+		snprintf(pidf, sizeof(pidf), "%s/libvirtd.pid", d->dir);
+		snprintf(log, sizeof(log), "%s/log", d->dir);
+		snprintf(path, sizeof(path), "%s/drivers", d->dir);
+		setenv("LIBVIRT_DRIVER_DIR", path, 1);
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(LIBVIRTD, "libvirtd", "--config", conf, "--pid-file", pidf, (char *)NULL);
+		_exit(127);
+	}
+	/* Up when its socket answers (about 0.2 s here). */
+	for (int i = 0; i < 200; i++) {
+		virConnectPtr c;
+
+		if (access(sock, F_OK) == 0 && (c = virConnectOpen(d->uri))) {
+			virConnectClose(c);
+			return;
+		}
+		usleep(50 * 1000);
+	}
+	ck_abort_msg("libvirtd did not come up in 10 s (see %s/log)", d->dir);
+}
+
+static void daemon_kill(struct daemon *d)
+{
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, NULL, 0);
+	d->pid = 0;
+}
+
+static void daemon_cleanup(struct daemon *d)
+{
+	char cmd[96];
+
+	daemon_kill(d);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+	if (d->dir[0] && system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", d->dir);
+}
+
+/* What a remote-driver application does: libvirt writes to its socket
+ * without MSG_NOSIGNAL, and failures to open are logged by the handle. */
+static void daemon_setup(void)
+{
+	setup();
+	signal(SIGPIPE, SIG_IGN);
+	virSetErrorFunc(NULL, quiet);
+	event_impl_once();
+}
+
+static bool lv_down(void *lv)
+{
+	return !ms_libvirt_connected(lv);
+}
+
+START_TEST(daemon_restart)
+{
+	struct daemon dmn = { 0 };
+	struct ms_domain_info di;
+	virConnectPtr c;
+	struct ms_libvirt *lv;
+	virDomainPtr d;
+
+	daemon_start(&dmn);
+	lv = new_lv(dmn.uri, NULL, 0);
+	ck_assert(ms_libvirt_connected(lv));
+	ck_assert(ms_libvirt_events_enabled(lv));
+	ck_assert_uint_eq(ms_libvirt_reconnects(lv), 0);
+	ck_assert_uint_eq(rec.nr, 1);                   /* "test" */
+	c = app_conn(dmn.uri);
+	d = create_eph(c);
+	virDomainFree(d);
+	virConnectClose(c);
+	pump_until(2, 5000);
+	ck_assert_uint_eq(rec.nr, 2);
+	ck_assert_int_eq(rec.type[1], MS_LIBVIRT_EVENT_DOMAIN_ADDED);
+	ck_assert_str_eq(rec.info[1].name, "eph");
+
+	/* Killed: the close callback says so as soon as the loop runs. */
+	daemon_kill(&dmn);
+	pump(lv_down, lv, 5000);
+	ck_assert(!ms_libvirt_connected(lv));
+	ck_assert(log_has("lost (end of file: libvirtd stopped); domains kept as last seen"));
+	/* The table stays as it was; libvirt calls are refused. */
+	ck_assert_uint_eq(ms_libvirt_list(lv, NULL, 0), 2);
+	ck_assert_str_eq(ms_libvirt_find_by_cid(lv, 77), "eph");
+	ck_assert_int_eq(ms_libvirt_set_balloon(lv, "eph", 128 * MiB), -ENOTCONN);
+	{
+		struct ms_balloon_stats bs;
+
+		ck_assert_int_eq(ms_libvirt_balloon_stats(lv, "test", &bs), -ENOTCONN);
+	}
+	/* Still away: refresh fails, warning once per outage. */
+	ck_assert_int_eq(ms_libvirt_refresh(lv), -ENOTCONN);
+	ck_assert_int_eq(ms_libvirt_refresh(lv), -ENOTCONN);
+	ck_assert(log_has("cannot reopen libvirt connection test+unix:///default?socket="));
+	ck_assert_ptr_eq(strstr(strstr(tu_log.all, " yet: ") + 1, " yet: "), NULL);
+	ck_assert_uint_eq(rec.nr, 2);
+
+	/* Back, as a fresh test driver: "eph" did not survive, "test" is the
+	 * same instance (same id and UUID) and raises nothing. */
+	daemon_start(&dmn);
+	ck_assert_int_eq(ms_libvirt_refresh(lv), 0);
+	ck_assert(ms_libvirt_connected(lv));
+	ck_assert_uint_eq(ms_libvirt_reconnects(lv), 1);
+	ck_assert(log_has("reopened, "));
+	ck_assert_uint_eq(rec.nr, 3);
+	ck_assert_int_eq(rec.type[2], MS_LIBVIRT_EVENT_DOMAIN_REMOVED);
+	ck_assert_str_eq(rec.info[2].name, "eph");
+	ck_assert_uint_eq(ms_libvirt_list(lv, NULL, 0), 1);
+	ck_assert_int_eq(ms_libvirt_domain(lv, "test", &di), 0);
+	ck_assert_int_eq(di.id, 1);
+
+	/* Subscribed again on the new connection, and libvirt calls work. */
+	c = app_conn(dmn.uri);
+	d = create_eph(c);
+	pump_until(4, 5000);
+	ck_assert_uint_eq(rec.nr, 4);
+	ck_assert_int_eq(rec.type[3], MS_LIBVIRT_EVENT_DOMAIN_ADDED);
+	ck_assert_int_eq(ms_libvirt_set_balloon(lv, "eph", 128 * MiB), 0);
+	ck_assert_uint_eq(dom_memory_kib(c, "eph"), 128 * 1024);
+	ck_assert_int_eq(virDomainDestroy(d), 0);
+	virDomainFree(d);
+	virConnectClose(c);
+
+	/* Killed again and refreshed before the loop ran: the failed listing
+	 * finds the connection closed. */
+	daemon_kill(&dmn);
+	ck_assert_int_eq(ms_libvirt_refresh(lv), -ENOTCONN);
+	ck_assert(!ms_libvirt_connected(lv));
+	daemon_start(&dmn);
+	ck_assert_int_eq(ms_libvirt_refresh(lv), 0);
+	ck_assert_uint_eq(ms_libvirt_reconnects(lv), 2);
+	ck_assert_uint_eq(ms_libvirt_list(lv, NULL, 0), 1);
+
+	ms_libvirt_free(lv);
+	daemon_cleanup(&dmn);
+}
+END_TEST
+
+/* A borrowed connection is the application's to reopen. */
+START_TEST(daemon_borrowed)
+{
+	struct daemon dmn = { 0 };
+	virConnectPtr c;
+	struct ms_libvirt *lv;
+
+	daemon_start(&dmn);
+	c = app_conn(dmn.uri);
+	lv = new_lv(NULL, c, 0);
+	daemon_kill(&dmn);
+	daemon_start(&dmn);
+	ck_assert_int_eq(ms_libvirt_refresh(lv), -ENOTCONN);
+	ck_assert(!ms_libvirt_connected(lv));
+	ck_assert(log_has("(a borrowed connection is never reopened)"));
+	ck_assert_uint_eq(ms_libvirt_reconnects(lv), 0);
+	ck_assert_uint_eq(ms_libvirt_list(lv, NULL, 0), 1);
+	ms_libvirt_free(lv);
+	virConnectClose(c);
+	daemon_cleanup(&dmn);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("libvirt");
@@ -1149,6 +1387,19 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, events_lifecycle);
 	suite_add_tcase(s, tc);
+
+	/* After "events" (the close callback needs the event loop). */
+	if (access(LIBVIRTD, X_OK) == 0) {
+		tc = tcase_create("daemon");
+		tcase_add_checked_fixture(tc, daemon_setup, teardown);
+		tcase_set_timeout(tc, 60);
+		tcase_add_test(tc, daemon_restart);
+		tcase_add_test(tc, daemon_borrowed);
+		suite_add_tcase(s, tc);
+	} else {
+		fprintf(stderr, "test_libvirt: no %s (Debian package libvirt-daemon): "
+			"connection-loss cases not run\n", LIBVIRTD);
+	}
 
 	return testutil_run(s);
 }
