@@ -536,6 +536,15 @@ static int parse_args(struct hostd_conf *c, int argc, char **argv)
 			return 2;
 		}
 	}
+	/* The host would drop the reports it asks for. */
+	if (c->report_interval_ms &&
+	    (uint64_t)c->report_interval_ms * (c->max_reports_per_s ? c->max_reports_per_s : 10) <
+		    1000) {
+		fprintf(stderr, "memshare-hostd: report_interval_ms %u asks each guest for more "
+			"reports than max_reports_per_s %u accepts\n", c->report_interval_ms,
+			c->max_reports_per_s ? c->max_reports_per_s : 10);
+		return 2;
+	}
 	if (strncmp(c->control, "unix:/", 6) && strncmp(c->control, "unix:@", 6)) {
 		fprintf(stderr, "memshare-hostd: --control %s: want unix:/absolute/path or "
 			"unix:@name\n", c->control);

@@ -94,7 +94,9 @@ struct ms_host_opts {
 	/* Endpoint to listen on ("unix:/run/memshare.sock", "vsock:-1:5252");
 	 * NULL to add listeners later with ms_host_listen(). */
 	const char *listen;
-	/* Report interval asked of guests in Welcome, ms; 0 = guest's own. */
+	/* Report interval asked of guests in Welcome, ms; 0 = guest's own.
+	 * Must leave room under max_reports_per_s (interval x max >= 1000 ms),
+	 * else -EINVAL: the host would drop the reports it asks for. */
 	uint32_t report_interval_ms;
 	/* Bin edges asked of guests; NULL = guest's default. */
 	const uint64_t *bin_edges_ms;
@@ -138,7 +140,8 @@ struct ms_host_opts {
 
 /*
  * ms_host_new - create a host.
- * Returns 0, or -EINVAL (bad options or endpoint syntax), the errors of
+ * Returns 0, or -EINVAL (bad options or endpoint syntax, a
+ * report_interval_ms the rate limit would cut), the errors of
  * ms_host_listen(), the errno of creating record_path, -ENOMEM.
  */
 int ms_host_new(struct ms_host **out, const struct ms_host_opts *opts);

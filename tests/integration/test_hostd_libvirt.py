@@ -115,6 +115,13 @@ def test_config_file(agents, tmp_path):
         assert ":%d: " % line in p.stderr and what in p.stderr, p.stderr
     p = run(HOSTD, "--config", "/nonexistent.conf", "--listen", "unix:/tmp/x", "--control", "unix:/tmp/y")
     assert p.returncode == 2 and "No such file" in p.stderr
+    # Reports asked faster than the rate limit accepts them.
+    conf.write_text("[host]\nreport_interval_ms = 50\nmax_reports_per_s = 10\n")
+    p = run(HOSTD, "--config", str(conf), "--listen", "unix:/tmp/x", "--control", "unix:/tmp/y")
+    assert p.returncode == 2
+    assert "report_interval_ms 50 asks each guest for more reports than max_reports_per_s 10" in p.stderr
+    p = run(HOSTD, "--report-interval-ms", "99", "--listen", "unix:/tmp/x", "--control", "unix:/tmp/y")
+    assert p.returncode == 2 and "max_reports_per_s 10 accepts" in p.stderr
 
 
 LIBVIRTD = "/usr/sbin/libvirtd"

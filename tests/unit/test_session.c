@@ -652,6 +652,22 @@ START_TEST(host_bad_options)
 		ck_assert_int_eq(ms_host_new(&h, &o), -EINVAL);
 	}
 	{
+		/* Asking for reports faster than the rate limit takes them:
+		 * 99 ms is 10.1 a second against the default 10. */
+		MS_OPTS(ms_host_opts, o, .report_interval_ms = 99);
+
+		ck_assert_int_eq(ms_host_new(&h, &o), -EINVAL);
+		o.max_reports_per_s = 11;
+		ck_assert_int_eq(ms_host_new(&h, &o), 0);
+		ms_host_free(h);
+		h = NULL;
+		o.report_interval_ms = 100;
+		o.max_reports_per_s = 0;
+		ck_assert_int_eq(ms_host_new(&h, &o), 0);
+		ms_host_free(h);
+		h = NULL;
+	}
+	{
 		MS_OPTS(ms_host_opts, o, .listen = "unix:/nonexistent-dir/x/y.sock");
 
 		ck_assert_int_eq(ms_host_new(&h, &o), -ENOENT);

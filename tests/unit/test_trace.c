@@ -669,7 +669,7 @@ START_TEST(host_recording)
 	snprintf(ep, sizeof(ep), "unix:%s", tpath("host.sock"));
 	{
 		MS_OPTS(ms_host_opts, o, .ctx = hctx, .listen = ep, .report_interval_ms = 50,
-			.event_fn = on_host, .userdata = &w, .record_path = path);
+			.max_reports_per_s = 20, .event_fn = on_host, .userdata = &w, .record_path = path);
 
 		lo = now_us(CLOCK_REALTIME);
 		ck_assert_int_eq(ms_host_new(&h, &o), 0);
