@@ -17,6 +17,22 @@ void conf_init(struct hostd_conf *c)
 	ms_policy_params_init(&c->params);
 }
 
+void conf_finish(struct hostd_conf *c)
+{
+	/* Fire when a guest stalls as much as makes the policy back it off:
+	 * its report then comes at once, not at the next interval. */
+	const uint64_t window_us = 2000000;
+	double stall = c->params.stall_backoff_us_per_s * (double)window_us / 1e6;
+
+	if (c->has_guest_trigger || c->guest_trigger_off)
+		return;
+	c->guest_trigger.kind = MS_PSI_KIND_SOME;
+	c->guest_trigger.window_us = window_us;
+	c->guest_trigger.stall_us = stall < 1 ? 1 : stall > (double)window_us ? window_us
+				    : (uint64_t)stall;
+	c->has_guest_trigger = true;
+}
+
 void conf_release(struct hostd_conf *c)
 {
 	for (int i = 0; i < c->nr_listen; i++)
@@ -110,9 +126,15 @@ int conf_set(struct hostd_conf *c, const char *section, const char *key, const c
 		if (strcmp(key, "max_reports_per_s") == 0)
 			return parse_ms(v, &c->max_reports_per_s, 1);
 		if (strcmp(key, "guest_psi_trigger") == 0) {
+			if (strcmp(v, "off") == 0) {
+				c->has_guest_trigger = false;
+				c->guest_trigger_off = true;
+				return 0;
+			}
 			if (parse_trigger(v, &c->guest_trigger) < 0)
 				return -EINVAL;
 			c->has_guest_trigger = true;
+			c->guest_trigger_off = false;
 			return 0;
 		}
 		if (strcmp(key, "guest_uid") == 0) {

@@ -32,6 +32,7 @@ struct hostd_conf {
 	enum ms_unix_peer guest_peer;  /* guest_uid = same | any | UID */
 	uint32_t guest_uid;
 	bool has_guest_trigger;        /* guest_psi_trigger = some|full STALL_US WINDOW_US */
+	bool guest_trigger_off;        /* guest_psi_trigger = off */
 	struct ms_psi_trigger_spec guest_trigger;
 	int verbose;
 	/* [libvirt] */
@@ -47,6 +48,9 @@ struct hostd_conf {
 };
 
 void conf_init(struct hostd_conf *c);
+/* After all settings: the guests' PSI trigger, unless set or off, is the
+ * policy's stall_backoff over a 2 s window. */
+void conf_finish(struct hostd_conf *c);
 void conf_release(struct hostd_conf *c);
 
 /*

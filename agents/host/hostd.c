@@ -75,6 +75,18 @@ static void pending_remove(struct hostd *d, struct pending_reclaim *p)
 	free(p);
 }
 
+/* Run the policy now rather than at the next interval (at most once per
+ * TRIGGER_MIN_GAP_MS): someone is stalling. */
+static void round_soon(struct hostd *d)
+{
+	uint64_t now = hostd_now_us() / 1000u;
+
+	if (now - d->last_round_ms >= TRIGGER_MIN_GAP_MS)
+		d->next_round_ms = now;
+	else if (d->next_round_ms > d->last_round_ms + TRIGGER_MIN_GAP_MS)
+		d->next_round_ms = d->last_round_ms + TRIGGER_MIN_GAP_MS;
+}
+
 static void on_report(struct hostd *d, const struct ms_host_event *ev)
 {
 	struct guest_extra *x = hostd_extra(d, ev->guest_id, true);
@@ -82,6 +94,14 @@ static void on_report(struct hostd *d, const struct ms_host_event *ev)
 
 	if (!x)
 		return;
+	if (rep->reason == MS_REPORT_PSI_TRIGGER) {
+		/* The guest stalls past its trigger: back it off now. */
+		x->psi_trigger_reports++;
+		ms_ctx_log(d->ctx, MS_LOG_INFO, "guest %" PRIu64 " '%s': PSI trigger fired "
+			   "(some avg10 %.2f%%): policy round now", ev->guest_id,
+			   ev->hello->guest_name, rep->has_psi ? rep->psi.some.avg10 : 0.0);
+		round_soon(d);
+	}
 	x->prev = x->cur;
 	x->cur.mono_us = rep->mono_us;
 	x->cur.has_psi = rep->has_psi;
@@ -328,13 +348,11 @@ static void on_signal_fd(int fd, void *data)
 static void on_pressure_fd(int fd, void *data)
 {
 	struct hostd *d = data;
-	uint64_t now = hostd_now_us() / 1000u;
 
 	(void)fd;
 	pressure_ack(&d->pressure);
 	ms_ctx_log(d->ctx, MS_LOG_INFO, "host memory pressure (PSI trigger): policy round now");
-	if (now - d->last_round_ms >= TRIGGER_MIN_GAP_MS)
-		d->next_round_ms = now;
+	round_soon(d);
 }
 
 /* ---- command line ------------------------------------------------------------ */
@@ -570,6 +588,7 @@ int main(int argc, char **argv)
 		conf_release(&d.conf);
 		return r == 1 ? 0 : 2;
 	}
+	conf_finish(&d.conf);
 	d.policy = ms_policy_find(d.conf.policy ? d.conf.policy : "memshare");
 	d.recent_actions = json_object_new_array();
 

@@ -25,6 +25,7 @@ struct guest_extra {
 	struct ms_rates rates;
 	bool has_rates;
 	json_object *last_reclaim;
+	uint64_t psi_trigger_reports;  /* Reports sent because its trigger fired */
 };
 
 /* A reclaim asked for through the control socket, waiting for its reply. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The control socket's "status": host, guest agents, libvirt domains, policy. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,6 +104,8 @@ static json_object *guest_json(struct hostd *d, uint64_t id)
 	json_object_object_add(o, "rates", x && x->has_rates ? msj_rates(&x->rates) : NULL);
 	json_object_object_add(o, "last_reclaim", x && x->last_reclaim ?
 			       json_object_get(x->last_reclaim) : NULL);
+	json_object_object_add(o, "psi_trigger_reports",
+			       json_object_new_uint64(x ? x->psi_trigger_reports : 0));
 	return o;
 }
 
@@ -204,6 +207,17 @@ json_object *status_json(struct hostd *d)
 	json_object_object_add(o, "uptime_ms",
 			       json_object_new_uint64((hostd_now_us() - d->started_us) / 1000u));
 	json_object_object_add(o, "host", pressure_status(&d->pressure));
+	if (d->conf.has_guest_trigger) {
+		char spec[64];
+
+		snprintf(spec, sizeof(spec), "%s %llu %llu",
+			 d->conf.guest_trigger.kind == MS_PSI_KIND_FULL ? "full" : "some",
+			 (unsigned long long)d->conf.guest_trigger.stall_us,
+			 (unsigned long long)d->conf.guest_trigger.window_us);
+		json_object_object_add(o, "guest_psi_trigger", json_object_new_string(spec));
+	} else {
+		json_object_object_add(o, "guest_psi_trigger", NULL);
+	}
 	json_object_object_add(pol, "name", json_object_new_string(d->policy->name));
 	json_object_object_add(pol, "dry_run", json_object_new_boolean(d->conf.dry_run));
 	json_object_object_add(pol, "interval_ms", json_object_new_uint64(d->conf.params.interval_ms));

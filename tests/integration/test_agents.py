@@ -215,3 +215,30 @@ def test_agent_command_lines():
     p = run(GUESTD, "--once", "--sysroot", "/nonexistent")
     assert p.returncode == 1
     assert run(HOSTD, "--version", check=0).stdout.startswith("memshare-hostd ")
+
+
+def test_guest_psi_trigger_default_and_settings(agents, fixture_copy):
+    # By default every guest is asked to arm a PSI trigger at the policy's
+    # stall_backoff (2000 us/s: 4000 us over a 2 s window), so that a
+    # stalling guest reports at once and hostd runs its policy then.
+    agents.start_hostd()
+    assert agents.status()["guest_psi_trigger"] == "some 4000 2000000"
+    agents.start_guest("live")                               # this machine's /proc, as root
+    agents.start_guest("captured", "--sysroot", fixture_copy)
+    agents.wait_guest("live")
+    agents.wait_guest("captured")
+    assert agents.guest("live")["psi_trigger_reports"] >= 0
+    wait_for(lambda: "trigger armed" in agents.log("guest-live.log"))
+    # A captured tree is no procfs: the trigger is refused with the reason,
+    # and the guest carries on reporting.
+    wait_for(lambda: "trigger none" in agents.log("guest-captured.log"))
+    assert "PSI trigger (some 4000 us per 2000000 us)" in agents.log("guest-captured.log")
+    agents.wait_guest("captured", reports=3)
+    agents.close()
+
+    for args, want in ((["-s", "stall_backoff=5000"], "some 10000 2000000"),
+                       (["--guest-psi-trigger", "full 150000 1000000"], "full 150000 1000000"),
+                       (["--guest-psi-trigger", "off"], None)):
+        agents.start_hostd(*args)
+        assert agents.status()["guest_psi_trigger"] == want, args
+        agents.stop_hostd()
