@@ -75,7 +75,11 @@ enum ms_psi_kind {
  *             2 s (2000000).
  *
  * Returns a non-blocking, close-on-exec file descriptor (caller closes it):
- * poll(2) it for POLLPRI; POLLERR means the cgroup went away.  Errors:
+ * poll(2) it for POLLPRI; POLLERR means the cgroup went away.  The kernel
+ * clears the event in poll itself (psi_trigger_poll()): whoever polls first
+ * takes it.  Do not put the fd in an epoll set that is itself polled (the
+ * outer poll takes the event and epoll_wait() then reports nothing); open
+ * a second trigger for that, as the guest session does.  Errors:
  *  -EINVAL      window out of range, stall_us > window_us, or the kernel
  *               refused the trigger (the log explains the 2 s rule when it
  *               applies);

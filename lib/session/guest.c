@@ -70,7 +70,15 @@ struct ms_guest {
 	uint64_t next_report_us;
 	uint32_t keepalive_ms;          /* from Config; 0: none */
 	uint64_t ping_sent_us;
-	int trigger_fd;                 /* PSI trigger from Config, or -1 */
+	/* The PSI trigger from Config, armed twice (-1: none).  The kernel
+	 * clears a trigger's event in its poll() (psi_trigger_poll()), and an
+	 * application polling our epoll fd polls the trigger through it: the
+	 * event is gone before epoll_wait() below could see it (measured: 5
+	 * wakeups, 0 events).  So @trigger_fd, in the epoll, only wakes the
+	 * application up, and @trigger_check_fd, polled by no one else, says
+	 * whether it fired. */
+	int trigger_fd;
+	int trigger_check_fd;
 	uint64_t last_trigger_report_us;
 	uint32_t max_frame;
 	uint32_t host_cid;
@@ -122,7 +130,17 @@ static void trigger_close(struct ms_guest *g)
 		epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->trigger_fd, NULL);
 		close(g->trigger_fd);
 	}
-	g->trigger_fd = -1;
+	if (g->trigger_check_fd >= 0)
+		close(g->trigger_check_fd);
+	g->trigger_fd = g->trigger_check_fd = -1;
+}
+
+/* Whether the PSI trigger fired since the last look (see trigger_fd). */
+static bool trigger_fired(struct ms_guest *g)
+{
+	struct pollfd p = { .fd = g->trigger_check_fd, .events = POLLPRI };
+
+	return g->trigger_check_fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLPRI);
 }
 
 static void disconnect(struct ms_guest *g, int err, const char *reason)
@@ -423,8 +441,15 @@ static void on_config(struct ms_guest *g, const struct ms_config *c, uint64_t se
 	if (c->has_psi_trigger) {
 		int fd = ms_psi_trigger_open(g->ctx, NULL, (enum ms_psi_kind)c->psi_trigger.kind,
 					     c->psi_trigger.stall_us, c->psi_trigger.window_us);
+		int check = fd < 0 ? -1 : ms_psi_trigger_open(g->ctx, NULL,
+					     (enum ms_psi_kind)c->psi_trigger.kind,
+					     c->psi_trigger.stall_us, c->psi_trigger.window_us);
 		struct epoll_event ev = { .events = EPOLLPRI, .data.ptr = &g->w_trigger };
 
+		if (fd >= 0 && check < 0) {
+			close(fd);
+			fd = check;
+		}
 		if (fd < 0) {
 			/* Tell the host: it keeps polling this guest's reports. */
 			struct ms_msg e = { .type = MS_MSG_ERROR, .in_reply_to = seq };
@@ -439,8 +464,10 @@ static void on_config(struct ms_guest *g, const struct ms_config *c, uint64_t se
 			send_msg(g, &e);
 		} else if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
+			close(check);
 		} else {
 			g->trigger_fd = fd;
+			g->trigger_check_fd = check;
 		}
 	}
 	ms_info(g->ctx, "config: report every %u ms, %u bin edges, keepalive %u ms, PSI "
@@ -734,7 +761,7 @@ MS_EXPORT int ms_guest_new(struct ms_guest **out, const struct ms_guest_opts *op
 	if (!g)
 		return -ENOMEM;
 	g->conn.fd = -1;
-	g->epfd = g->lfd = g->trigger_fd = -1;
+	g->epfd = g->lfd = g->trigger_fd = g->trigger_check_fd = -1;
 	g->w_listen.kind = MS_WATCH_GUEST_LISTEN;
 	g->w_trigger.kind = MS_WATCH_PSI_TRIGGER;
 	g->ctx = MS_OPTS_GET(opts, ms_guest_opts, ctx, NULL);
@@ -932,15 +959,8 @@ MS_EXPORT int ms_guest_process(struct ms_guest *g)
 			accept_host(g);
 			continue;
 		}
-		if (w->kind == MS_WATCH_PSI_TRIGGER) {
-			now = ms_now_us();
-			if (g->state == G_READY &&
-			    now - g->last_trigger_report_us >= GUEST_TRIGGER_MIN_GAP_US) {
-				g->last_trigger_report_us = now;
-				send_report(g, MS_REPORT_PSI_TRIGGER);
-			}
-			continue;
-		}
+		if (w->kind == MS_WATCH_PSI_TRIGGER)
+			continue;       /* a wakeup: trigger_fired() below says */
 		if (g->state == G_DISCONNECTED)
 			continue;
 		if (g->state == G_CONNECTING) {
@@ -965,6 +985,11 @@ MS_EXPORT int ms_guest_process(struct ms_guest *g)
 			conn_readable(g, evs[i].events);
 	}
 	now = ms_now_us();
+	if (trigger_fired(g) && g->state == G_READY &&
+	    now - g->last_trigger_report_us >= GUEST_TRIGGER_MIN_GAP_US) {
+		g->last_trigger_report_us = now;
+		send_report(g, MS_REPORT_PSI_TRIGGER);
+	}
 	if (g->aging_ms && now >= g->next_aging_us) {
 		int r = ms_lru_mglru_age(g->ctx, NULL);
 

@@ -35,7 +35,7 @@ set -euo pipefail
 main() {
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../../.." && pwd)
-all_tests=(smoke agent-aging policy-acts vsock-loopback virtio-serial)
+all_tests=(smoke agent-aging policy-acts vsock-loopback virtio-serial psi-trigger)
 
 usage() {
 	sed -n '6,7p' "$0" | sed 's/^# \{0,1\}//' >&2
