@@ -463,6 +463,17 @@ static void print_guest(json_object *g)
 			       (unsigned long long)msj_get_u64(rj, "reports_rate_limited"),
 			       (unsigned long long)msj_get_u64(rj, "unknown_messages"));
 	}
+	{
+		uint64_t trig = msj_get_u64(g, "psi_trigger_reports");
+		json_object *le = NULL;
+
+		if (trig && trig != MS_UNKNOWN)
+			printf("  trigger   %llu reports from its PSI trigger\n",
+			       (unsigned long long)trig);
+		if (json_object_object_get_ex(g, "last_error", &le) && le)
+			printf("  error     %s (%llu in all)\n", msj_get_string(le, "message"),
+			       (unsigned long long)msj_get_u64(g, "errors"));
+	}
 	if (!rep) {
 		printf("  no report yet\n");
 		return;

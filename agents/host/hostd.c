@@ -58,6 +58,7 @@ static void extra_drop(struct hostd *d, uint64_t id)
 
 			*pp = x->next;
 			json_object_put(x->last_reclaim);
+			json_object_put(x->last_error);
 			free(x);
 			return;
 		}
@@ -159,8 +160,23 @@ static void on_event(struct ms_host *host, const struct ms_host_event *ev, void 
 	case MS_HOST_EVENT_RECLAIM_REPLY:
 		on_reply(d, ev);
 		break;
-	case MS_HOST_EVENT_GUEST_ERROR:
+	case MS_HOST_EVENT_GUEST_ERROR: {
+		/* What the guest could not do (a PSI trigger it cannot arm, a
+		 * message it does not know): shown in status. */
+		struct guest_extra *x = hostd_extra(d, ev->guest_id, true);
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "code", json_object_new_int(ev->error->code));
+		json_object_object_add(e, "message", json_object_new_string(ev->error->message));
+		if (x) {
+			json_object_put(x->last_error);
+			x->last_error = e;
+			x->errors++;
+		} else {
+			json_object_put(e);
+		}
 		break;
+	}
 	case MS_HOST_EVENT_GUEST_GONE:
 		fprintf(stderr, "memshare-hostd: guest %" PRIu64 " '%s' gone: %s\n", ev->guest_id,
 			ev->hello->guest_name, ev->reason);

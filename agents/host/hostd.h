@@ -26,6 +26,8 @@ struct guest_extra {
 	bool has_rates;
 	json_object *last_reclaim;
 	uint64_t psi_trigger_reports;  /* Reports sent because its trigger fired */
+	json_object *last_error;       /* the last Error it sent: {code, message} */
+	uint64_t errors;               /* Errors it sent */
 };
 
 /* A reclaim asked for through the control socket, waiting for its reply. */

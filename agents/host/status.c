@@ -106,6 +106,9 @@ static json_object *guest_json(struct hostd *d, uint64_t id)
 			       json_object_get(x->last_reclaim) : NULL);
 	json_object_object_add(o, "psi_trigger_reports",
 			       json_object_new_uint64(x ? x->psi_trigger_reports : 0));
+	json_object_object_add(o, "errors", json_object_new_uint64(x ? x->errors : 0));
+	json_object_object_add(o, "last_error", x && x->last_error ?
+			       json_object_get(x->last_error) : NULL);
 	return o;
 }
 

@@ -234,6 +234,14 @@ def test_guest_psi_trigger_default_and_settings(agents, fixture_copy):
     wait_for(lambda: "trigger none" in agents.log("guest-captured.log"))
     assert "PSI trigger (some 4000 us per 2000000 us)" in agents.log("guest-captured.log")
     agents.wait_guest("captured", reports=3)
+    # hostd shows what the guest could not do.
+    captured = agents.guest("captured")
+    assert captured["errors"] == 1
+    assert captured["last_error"] == {
+        "code": 95, "message": "PSI trigger (some 4000 us per 2000000 us): Operation not supported"}
+    assert agents.guest("live")["errors"] == 0 and agents.guest("live")["last_error"] is None
+    text = run(CTL, "--host", agents.control, "status", check=0).stdout
+    assert "  error     PSI trigger (some 4000 us per 2000000 us): Operation not supported (1 in all)" in text
     agents.close()
 
     for args, want in ((["-s", "stall_backoff=5000"], "some 10000 2000000"),
