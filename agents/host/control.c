@@ -34,6 +34,8 @@ struct client {
 	size_t in_len;
 	char *out;
 	size_t out_len;
+	unsigned awaiting;          /* requests taken, not answered yet */
+	uint64_t active_ms;         /* accepted, or last byte either way */
 	bool want_out;
 	bool dead;
 };
@@ -41,10 +43,14 @@ struct client {
 struct control {
 	int epfd;
 	int lfd;
+	uid_t uid;                  /* hostd's effective uid */
+	uint64_t refused, evicted;  /* counters, for rate-limited logs */
+	uint64_t log_ms;            /* last refusal/eviction log line */
 	char *endpoint;
 	uint64_t accept_paused_until_ms;
 	struct client *clients;
-	size_t nr_clients;
+	size_t nr_clients;          /* in the list, dead ones included */
+	size_t nr_live;
 	uint64_t next_id;
 	control_request_fn fn;
 	void *userdata;
@@ -62,6 +68,7 @@ int control_new(struct control **out, const char *endpoint, control_request_fn f
 		return -ENOMEM;
 	ctl->fn = fn;
 	ctl->userdata = userdata;
+	ctl->uid = geteuid();
 	ctl->endpoint = strdup(endpoint ? endpoint : "");
 	ctl->epfd = epoll_create1(EPOLL_CLOEXEC);
 	ctl->lfd = unixsock_listen(endpoint, 16);
@@ -126,6 +133,7 @@ static void client_kill(struct control *ctl, struct client *c)
 	close(c->fd);
 	c->fd = -1;
 	c->dead = true;
+	ctl->nr_live--;
 }
 
 static void set_out(struct control *ctl, struct client *c, bool want)
@@ -151,6 +159,7 @@ static void client_flush(struct control *ctl, struct client *c)
 		}
 		memmove(c->out, c->out + n, c->out_len - (size_t)n);
 		c->out_len -= (size_t)n;
+		c->active_ms = now_ms();
 	}
 	set_out(ctl, c, c->out_len > 0);
 }
@@ -176,7 +185,21 @@ int control_reply(struct control *ctl, uint64_t client_id, json_object *resp)
 	}
 	txt = json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN);
 	len = strlen(txt);
+	if (c->awaiting)
+		c->awaiting--;
+	c->active_ms = now_ms();
+	if (len + 1 > CONTROL_OUT_MAX) {
+		/* Say so rather than vanish (a status with very many guests). */
+		fprintf(stderr, "memshare-hostd: control: a reply of %zu bytes is over the %u-byte "
+			"limit: answering with an error\n", len + 1, CONTROL_OUT_MAX);
+		json_object_put(resp);
+		c->awaiting++;
+		return control_reply_error(ctl, client_id, EMSGSIZE, "reply of %zu bytes over the "
+					   "%u-byte limit", len + 1, CONTROL_OUT_MAX);
+	}
 	if (c->out_len + len + 1 > CONTROL_OUT_MAX) {
+		fprintf(stderr, "memshare-hostd: control: client %llu does not read its replies "
+			"(%zu bytes waiting): dropped\n", (unsigned long long)c->id, c->out_len);
 		json_object_put(resp);
 		client_kill(ctl, c);
 		return -ENOBUFS;
@@ -268,11 +291,14 @@ static void client_read(struct control *ctl, struct client *c)
 		c->in = nb;
 		memcpy(c->in + c->in_len, buf, (size_t)n);
 		c->in_len += (size_t)n;
+		c->active_ms = now_ms();
 		while (!c->dead && (nl = memchr(c->in, '\n', c->in_len))) {
 			size_t ll = (size_t)(nl - c->in);
 
-			if (ll)
+			if (ll) {
+				c->awaiting++;
 				handle_line(ctl, c, c->in, ll);
+			}
 			memmove(c->in, nl + 1, c->in_len - ll - 1);
 			c->in_len -= ll + 1;
 		}
@@ -281,11 +307,62 @@ static void client_read(struct control *ctl, struct client *c)
 	}
 }
 
+/* At most one line a second about refused or evicted clients. */
+static void log_limited(struct control *ctl, const char *what, uint64_t count)
+{
+	uint64_t now = now_ms();
+
+	if (now - ctl->log_ms < 1000)
+		return;
+	ctl->log_ms = now;
+	fprintf(stderr, "memshare-hostd: control: %s (%llu so far)\n", what,
+		(unsigned long long)count);
+}
+
+/*
+ * Only root and hostd's own user may command hostd.  A socket file's mode
+ * says so for a path, but an abstract socket (unix:@name) has no mode: the
+ * peer's credentials (SO_PEERCRED) decide for both.
+ */
+static bool peer_allowed(struct control *ctl, int fd, uid_t *uid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	*uid = cred.uid;
+	return cred.uid == 0 || cred.uid == ctl->uid;
+}
+
+/*
+ * Full: make room by dropping the client idle longest, one waiting for
+ * nothing (no request being answered, nothing left to send): a peer that
+ * only holds connections open cannot lock memsharectl out.  False if all
+ * are busy.
+ */
+static bool evict_idle(struct control *ctl)
+{
+	struct client *oldest = NULL;
+
+	for (struct client *c = ctl->clients; c; c = c->next)
+		if (!c->dead && !c->awaiting && !c->out_len &&
+		    (!oldest || c->active_ms < oldest->active_ms))
+			oldest = c;
+	if (!oldest)
+		return false;
+	client_kill(ctl, oldest);    /* freed by control_process()'s sweep */
+	ctl->evicted++;
+	log_limited(ctl, "full: dropped the client idle longest", ctl->evicted);
+	return true;
+}
+
 static void accept_clients(struct control *ctl)
 {
 	for (;;) {
 		struct epoll_event ev = { .events = EPOLLIN };
 		struct client *c;
+		uid_t uid = (uid_t)-1;
 		int fd = accept4(ctl->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -300,9 +377,20 @@ static void accept_clients(struct control *ctl)
 			}
 			return;
 		}
-		if (ctl->nr_clients >= CONTROL_MAX_CLIENTS) {
-			fprintf(stderr, "memshare-hostd: control: %d clients, refusing one\n",
-				CONTROL_MAX_CLIENTS);
+		if (!peer_allowed(ctl, fd, &uid)) {
+			char what[96];
+
+			ctl->refused++;
+			snprintf(what, sizeof(what), "refused a client of uid %u (only root and "
+				 "uid %u may command hostd)", (unsigned)uid, (unsigned)ctl->uid);
+			log_limited(ctl, what, ctl->refused);
+			close(fd);
+			continue;
+		}
+		if (ctl->nr_live >= CONTROL_MAX_CLIENTS && !evict_idle(ctl)) {
+			ctl->refused++;
+			log_limited(ctl, "full of clients waiting for answers: refused one",
+				    ctl->refused);
 			close(fd);
 			continue;
 		}
@@ -313,6 +401,7 @@ static void accept_clients(struct control *ctl)
 		}
 		c->fd = fd;
 		c->id = ++ctl->next_id;
+		c->active_ms = now_ms();
 		ev.data.ptr = c;
 		if (epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			client_free(c);
@@ -321,6 +410,7 @@ static void accept_clients(struct control *ctl)
 		c->next = ctl->clients;
 		ctl->clients = c;
 		ctl->nr_clients++;
+		ctl->nr_live++;
 	}
 }
 

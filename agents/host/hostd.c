@@ -26,6 +26,8 @@
 
 /* After a PSI trigger, run a round at once unless one ran this recently. */
 #define TRIGGER_MIN_GAP_MS 1000
+/* The longest reclaim deadline the control socket takes, ms. */
+#define CONTROL_DEADLINE_MAX_MS 3600000u
 
 uint64_t hostd_now_us(void)
 {
@@ -143,6 +145,32 @@ static void on_reply(struct hostd *d, const struct ms_host_event *ev)
 	json_object_put(res);
 }
 
+/*
+ * The arrival and departure lines, at most 10 a second (bursts of 20): a
+ * peer that connects and drops in a loop must not fill the log.  What was
+ * left out is counted in the next line that goes out.
+ */
+static bool peer_line_ok(struct hostd *d)
+{
+	uint64_t now = hostd_now_us();
+
+	d->peer_log_tokens += (double)(now - d->peer_log_us) * 10.0 / 1e6;
+	if (d->peer_log_tokens > 20.0)
+		d->peer_log_tokens = 20.0;
+	d->peer_log_us = now;
+	if (d->peer_log_tokens < 1.0) {
+		d->peer_log_dropped++;
+		return false;
+	}
+	d->peer_log_tokens -= 1.0;
+	if (d->peer_log_dropped) {
+		fprintf(stderr, "memshare-hostd: (%" PRIu64 " arrival/departure lines left out)\n",
+			d->peer_log_dropped);
+		d->peer_log_dropped = 0;
+	}
+	return true;
+}
+
 static void on_event(struct ms_host *host, const struct ms_host_event *ev, void *userdata)
 {
 	struct hostd *d = userdata;
@@ -150,8 +178,9 @@ static void on_event(struct ms_host *host, const struct ms_host_event *ev, void 
 	(void)host;
 	switch (ev->type) {
 	case MS_HOST_EVENT_GUEST_READY:
-		fprintf(stderr, "memshare-hostd: guest %" PRIu64 " '%s' connected (agent %s)\n",
-			ev->guest_id, ev->hello->guest_name, ev->hello->agent_version);
+		if (peer_line_ok(d))
+			fprintf(stderr, "memshare-hostd: guest %" PRIu64 " '%s' connected (agent %s)\n",
+				ev->guest_id, ev->hello->guest_name, ev->hello->agent_version);
 		hostd_extra(d, ev->guest_id, true);
 		break;
 	case MS_HOST_EVENT_REPORT:
@@ -178,8 +207,9 @@ static void on_event(struct ms_host *host, const struct ms_host_event *ev, void 
 		break;
 	}
 	case MS_HOST_EVENT_GUEST_GONE:
-		fprintf(stderr, "memshare-hostd: guest %" PRIu64 " '%s' gone: %s\n", ev->guest_id,
-			ev->hello->guest_name, ev->reason);
+		if (peer_line_ok(d))
+			fprintf(stderr, "memshare-hostd: guest %" PRIu64 " '%s' gone: %s\n",
+				ev->guest_id, ev->hello->guest_name, ev->reason);
 		for (struct pending_reclaim *p = d->pending, *next; p; p = next) {
 			next = p->next;
 			if (p->guest_id == ev->guest_id) {
@@ -229,24 +259,21 @@ static int get_count(json_object *req, const char *key, uint64_t max, uint64_t *
 {
 	json_object *v;
 	int64_t i;
+	uint64_t u;
 
 	if (!json_object_object_get_ex(req, key, &v) || !v)
 		return 1;
 	if (!json_object_is_type(v, json_type_int))
 		return -1;
 	i = json_object_get_int64(v);
-	if (i < 0) {
-		/* json-c keeps values above INT64_MAX as uint64 */
-		uint64_t u = json_object_get_uint64(v);
-
-		if (u <= (uint64_t)INT64_MAX || u > max)
-			return -1;
-		*out = u;
-		return 0;
-	}
-	if ((uint64_t)i > max)
+	if (i < 0)
 		return -1;
-	*out = (uint64_t)i;
+	/* json-c keeps values above INT64_MAX as uint64, and clamps what does
+	 * not fit even that to UINT64_MAX (2^64 reads as 2^64 - 1): refuse it. */
+	u = json_object_get_uint64(v);
+	if (u == UINT64_MAX || u > max)
+		return -1;
+	*out = u;
 	return 0;
 }
 
@@ -264,10 +291,12 @@ static void cmd_reclaim(struct hostd *d, uint64_t client, json_object *req)
 		control_reply_error(d->ctl, client, EINVAL, "reclaim needs \"guest\" and \"kinds\"");
 		return;
 	}
-	if (get_count(req, "bytes", UINT64_MAX, &bytes) < 0 ||
-	    get_count(req, "deadline_ms", UINT32_MAX, &deadline) < 0) {
-		control_reply_error(d->ctl, client, EINVAL, "\"bytes\" and \"deadline_ms\" must be "
-				    "non-negative integers (deadline_ms < 2^32)");
+	if (get_count(req, "bytes", UINT64_MAX - 1, &bytes) < 0 ||
+	    get_count(req, "deadline_ms", CONTROL_DEADLINE_MAX_MS, &deadline) < 0) {
+		control_reply_error(d->ctl, client, EINVAL, "\"bytes\" must be an integer in "
+				    "0..2^64-2 and \"deadline_ms\" one in 0..%u (an hour): a request "
+				    "pending longer would block the guest's next ones",
+				    CONTROL_DEADLINE_MAX_MS);
 		return;
 	}
 	k = ms_reclaim_kinds_parse(kinds);
@@ -704,6 +733,8 @@ int main(int argc, char **argv)
 
 	d.started_us = hostd_now_us();
 	d.next_round_ms = d.started_us / 1000u + d.conf.params.interval_ms;
+	d.peer_log_tokens = 20.0;
+	d.peer_log_us = d.started_us;
 	fprintf(stderr, "memshare-hostd %s: guests on", ms_version());
 	for (int i = 0; i < d.conf.nr_listen; i++)
 		fprintf(stderr, "%s %s", i ? "," : "", d.conf.listen[i]);

@@ -76,6 +76,9 @@ struct hostd {
 	char **channels;              /* "serial:PATH" of domains, kept by hostd */
 	size_t nr_channels;
 	uint64_t started_us;
+	double peer_log_tokens;       /* arrival/departure lines (peer_line_ok) */
+	uint64_t peer_log_us;
+	uint64_t peer_log_dropped;
 	int stop_signal;
 };
 

@@ -8,6 +8,7 @@ import socket
 import struct
 import subprocess
 import tempfile
+import time
 import shutil
 
 from conftest import CTL, GUESTD, HOSTD, GUEST_61, run, wait_for, control_raw
@@ -118,6 +119,15 @@ def test_reclaim_bad_requests(agents):
         assert p.returncode == 2, bad
     p = run(CTL, "--host", agents.control, "reclaim", "live", "0", "--kind", "file")
     assert p.returncode == 1 and "Invalid argument" in p.stderr
+    # Numbers json-c would clamp, and deadlines that would block the guest.
+    for body in ('"bytes": 18446744073709551616', '"bytes": 99999999999999999999999',
+                 '"bytes": 18446744073709551615', '"bytes": -1', '"bytes": 1.5',
+                 '"bytes": 1048576, "deadline_ms": 3600001',
+                 '"bytes": 1048576, "deadline_ms": 4294967295'):
+        req = '{"cmd": "reclaim", "guest": "live", "kinds": "slab", %s}\n' % body
+        reply = json.loads(control_raw(agents.control_sock, req.encode()))
+        assert reply["ok"] is False and reply["errno"] == 22, body
+        assert "deadline_ms" in reply["error"] and "an hour" in reply["error"]
 
 
 def test_control_socket_rejects_garbage(agents):
@@ -134,6 +144,75 @@ def test_control_socket_rejects_garbage(agents):
     reply = json.loads(control_raw(agents.control_sock, b"x" * (70 * 1024)))
     assert reply["ok"] is False and reply["errno"] == 90
     assert agents.status()["ok"] is True
+
+
+def test_control_socket_only_root_and_hostd_user(agents):
+    # An abstract socket has no file mode: the peer's uid decides.
+    name = "memshare-test-ctl-%d" % os.getpid()
+    log = open(os.path.join(agents.tmp, "hostd.log"), "a")
+    agents.hostd = subprocess.Popen([HOSTD, "--listen", "unix:" + agents.guest_sock,
+                                     "--control", "unix:@" + name], stdout=log,
+                                    stderr=subprocess.STDOUT)
+    wait_for(lambda: run(CTL, "--host", "unix:@" + name, "status").returncode == 0)
+    p = subprocess.run([CTL, "--host", "unix:@" + name, "status"], capture_output=True,
+                       text=True, user=65534, group=65534, extra_groups=[], timeout=30)
+    assert p.returncode != 0 and p.stdout == ""
+    wait_for(lambda: "refused a client of uid 65534 (only root and uid 0 may command hostd)"
+             in agents.log("hostd.log"))
+    assert run(CTL, "--host", "unix:@" + name, "status").returncode == 0
+
+
+def test_control_socket_idle_clients_cannot_lock_it(agents):
+    # 70 connections that never say anything: the newest client still gets
+    # its answer (the one idle longest makes room), and so does the next.
+    agents.start_hostd()
+    idle = []
+    for _ in range(70):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(agents.control_sock)
+        idle.append(s)
+    try:
+        for _ in range(3):
+            assert agents.status()["ok"] is True
+        wait_for(lambda: "full: dropped the client idle longest" in agents.log("hostd.log"))
+        # The first idle ones were dropped (EOF), the latest are still open.
+        idle[0].settimeout(5)
+        assert idle[0].recv(1) == b""
+    finally:
+        for s in idle:
+            s.close()
+
+
+# docs/protocol.md's worked Hello frame: guest "vm1".
+HELLO_VM1 = bytes.fromhex("00000023080110015 21d0801100118 4d22053 02e312e302a03766d31320038802040 80a0ffea01"
+                          .replace(" ", ""))
+
+
+def test_hostd_log_survives_a_connect_loop(agents):
+    # A peer that says Hello and leaves, 300 times as fast as it can: the
+    # arrival and departure lines are capped (10 a second, bursts of 20) and
+    # the rest counted, so the log stays small; hostd still answers.
+    agents.start_hostd()
+    t0 = time.monotonic()
+    for _ in range(300):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(agents.guest_sock)
+        s.sendall(HELLO_VM1)
+        s.recv(4096)                     # the Welcome: the guest is ready
+        s.close()
+    elapsed = time.monotonic() - t0
+    assert agents.status()["agents"]["accepted"] >= 300
+    log = agents.log("hostd.log")
+    lines = log.count("'vm1' connected") + log.count("'vm1' gone")
+    assert lines <= 20 + 10 * (elapsed + 2) + 2, (lines, elapsed)
+    assert lines < 300
+    time.sleep(0.2)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(agents.guest_sock)
+    s.sendall(HELLO_VM1)
+    s.recv(4096)
+    s.close()
+    wait_for(lambda: "arrival/departure lines left out)" in agents.log("hostd.log"))
 
 
 def test_hostd_drops_a_garbage_guest_and_keeps_the_others(agents):
