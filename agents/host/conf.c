@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 
 #include "cli.h"
@@ -45,6 +46,18 @@ void conf_release(struct hostd_conf *c)
 	free(c->pid_dir);
 	free(c->policy);
 	memset(c, 0, sizeof(*c));
+}
+
+void conf_drop_endpoints(struct hostd_conf *c, bool listen)
+{
+	char **arr = listen ? c->listen : c->connect;
+	int *nr = listen ? &c->nr_listen : &c->nr_connect;
+
+	for (int i = 0; i < *nr; i++) {
+		free(arr[i]);
+		arr[i] = NULL;
+	}
+	*nr = 0;
 }
 
 static int set_str(char **dst, const char *v)
@@ -213,16 +226,34 @@ struct load_state {
 	int err_line;
 	char first_error[256];
 	int err;
+	int long_line;         /* first line longer than inih takes, or 0 */
+	int long_max;
 };
 
-/* fgets for inih that counts lines, so errors carry their own line. */
+/* fgets for inih that counts lines, so errors carry their own line.  A
+ * line longer than inih's buffer (Debian's libinih: 200 bytes) would come
+ * in pieces, each parsed as a line: it is noted and skipped instead, and
+ * conf_load() refuses the file. */
 static char *read_line(char *str, int num, void *stream)
 {
 	struct load_state *st = stream;
 	char *r = fgets(str, num, st->f);
+	size_t len;
+	int ch;
 
-	if (r)
-		st->lineno++;
+	if (!r)
+		return r;
+	st->lineno++;
+	len = strlen(r);
+	if (len && r[len - 1] != '\n' && !feof(st->f)) {
+		while ((ch = getc(st->f)) != EOF && ch != '\n')
+			;
+		if (!st->long_line) {
+			st->long_line = st->lineno;
+			st->long_max = num - 2;
+		}
+		strcpy(str, "\n");
+	}
 	return r;
 }
 
@@ -249,13 +280,30 @@ int conf_load(struct hostd_conf *c, const char *path, int *bad_line)
 	struct load_state st = { .c = c };
 	int r;
 
+	struct stat sb;
+	bool read_failed;
+
 	st.f = fopen(path, "re");
 	if (!st.f)
 		return -errno;
+	if (fstat(fileno(st.f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		fclose(st.f);
+		return -EISDIR;
+	}
 	r = ini_parse_stream(read_line, &st, on_ini, &st);
+	read_failed = ferror(st.f);
 	fclose(st.f);
 	if (r < 0)
 		return -ENOMEM;
+	if (read_failed)
+		return -EIO;
+	if (st.long_line && (r == 0 || st.long_line <= r)) {
+		if (bad_line)
+			*bad_line = st.long_line;
+		fprintf(stderr, "memshare-hostd: %s:%d: line longer than %d bytes\n", path,
+			st.long_line, st.long_max);
+		return -EINVAL;
+	}
 	if (r > 0) {
 		/* The first failure: a key we refused, or a syntax error. */
 		bool ours = st.err && st.err_line == r;

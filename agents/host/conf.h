@@ -48,6 +48,9 @@ struct hostd_conf {
 };
 
 void conf_init(struct hostd_conf *c);
+/* Forget the listen (@listen) or connect endpoints read so far: the
+ * command line's replace the config file's. */
+void conf_drop_endpoints(struct hostd_conf *c, bool listen);
 /* After all settings: the guests' PSI trigger, unless set or off, is the
  * policy's stall_backoff over a 2 s window. */
 void conf_finish(struct hostd_conf *c);

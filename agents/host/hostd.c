@@ -460,6 +460,7 @@ static const struct option longopts[] = {
 static int parse_args(struct hostd_conf *c, int argc, char **argv)
 {
 	const char *config = NULL;
+	bool cli_listen = false, cli_connect = false;
 	int o, r;
 
 	/* The config file first, so that options override it. */
@@ -474,7 +475,8 @@ static int parse_args(struct hostd_conf *c, int argc, char **argv)
 		if (r == -EINVAL)
 			return 2;
 		if (r < 0) {
-			fprintf(stderr, "memshare-hostd: config %s: %s\n", config, strerror(-r));
+			fprintf(stderr, "memshare-hostd: config %s: %s\n", config,
+				r == -EISDIR ? "a directory, not a file" : strerror(-r));
 			return 2;
 		}
 	}
@@ -488,9 +490,17 @@ static int parse_args(struct hostd_conf *c, int argc, char **argv)
 		case 'f':
 			continue;
 		case 'l':
+			/* Options override the file: the first --listen
+			 * replaces its listen list (likewise --connect). */
+			if (!cli_listen)
+				conf_drop_endpoints(c, true);
+			cli_listen = true;
 			key = "listen";
 			break;
 		case 'C':
+			if (!cli_connect)
+				conf_drop_endpoints(c, false);
+			cli_connect = true;
 			key = "connect";
 			break;
 		case 'k':

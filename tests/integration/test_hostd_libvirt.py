@@ -104,6 +104,20 @@ def test_config_file(agents, tmp_path):
     assert st["policy"]["name"] == "mom" and st["policy"]["interval_ms"] == 2000
     assert st["domains"] is not None and len(st["domains"]) == 5
     agents.stop_hostd()
+    # --listen on the command line replaces the file's listen list (the
+    # same endpoint twice would otherwise be "Address already in use").
+    other = os.path.join(agents.tmp, "other.sock")
+    agents.hostd = subprocess.Popen([HOSTD, "--config", str(conf), "--listen", "unix:" + other],
+                                    stdout=log, stderr=subprocess.STDOUT)
+    wait_for(lambda: os.path.exists(agents.control_sock) and os.path.exists(other))
+    assert not os.path.exists(agents.guest_sock)
+    agents.stop_hostd()
+    agents.hostd = subprocess.Popen([HOSTD, "--config", str(conf), "--listen",
+                                     "unix:" + agents.guest_sock], stdout=log,
+                                    stderr=subprocess.STDOUT)
+    wait_for(lambda: os.path.exists(agents.control_sock))
+    assert agents.status()["ok"] is True
+    agents.stop_hostd()
     # Errors name the line; unknown keys and bad values are refused.
     for body, line, what in (("[policy]\nname = mom\nbogus = 1\n", 3, "unknown key"),
                              ("[host]\nreport_interval_ms = 5\n", 2, "bad value"),
@@ -115,6 +129,13 @@ def test_config_file(agents, tmp_path):
         assert ":%d: " % line in p.stderr and what in p.stderr, p.stderr
     p = run(HOSTD, "--config", "/nonexistent.conf", "--listen", "unix:/tmp/x", "--control", "unix:/tmp/y")
     assert p.returncode == 2 and "No such file" in p.stderr
+    # A line longer than inih's 200-byte buffer is refused by its number,
+    # not parsed in pieces; a directory is not a config file.
+    conf.write_text("[host]\n; " + "x" * 300 + " = y\nkeepalive_ms = 15000\n")
+    p = run(HOSTD, "--config", str(conf), "--listen", "unix:/tmp/x", "--control", "unix:/tmp/y")
+    assert p.returncode == 2 and ":2: line longer than 198 bytes" in p.stderr, p.stderr
+    p = run(HOSTD, "--config", str(tmp_path), "--listen", "unix:/tmp/x", "--control", "unix:/tmp/y")
+    assert p.returncode == 2 and "a directory, not a file" in p.stderr, p.stderr
     # Reports asked faster than the rate limit accepts them.
     conf.write_text("[host]\nreport_interval_ms = 50\nmax_reports_per_s = 10\n")
     p = run(HOSTD, "--config", str(conf), "--listen", "unix:/tmp/x", "--control", "unix:/tmp/y")
