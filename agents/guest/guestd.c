@@ -245,9 +245,10 @@ int main(int argc, char **argv)
 		.reclaim_floor_bytes = floor_bytes);
 	r = ms_guest_new(&guest, &gopts);
 	if (r < 0) {
+		/* -EINVAL: an option the library refused (its log says which). */
 		fprintf(stderr, "memshare-guestd: %s\n", strerror(-r));
 		ms_ctx_free(ctx);
-		return 1;
+		return r == -EINVAL ? 2 : 1;
 	}
 	sfd = cli_signalfd();
 	if (sfd < 0) {

@@ -347,7 +347,8 @@ static bool evict_idle(struct control *ctl)
 
 	for (struct client *c = ctl->clients; c; c = c->next)
 		if (!c->dead && !c->awaiting && !c->out_len &&
-		    (!oldest || c->active_ms < oldest->active_ms))
+		    (!oldest || c->active_ms < oldest->active_ms ||
+		     (c->active_ms == oldest->active_ms && c->id < oldest->id)))
 			oldest = c;
 	if (!oldest)
 		return false;

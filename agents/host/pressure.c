@@ -17,6 +17,8 @@ void pressure_open(struct host_pressure *hp, struct ms_ctx *ctx)
 	memset(hp, 0, sizeof(*hp));
 	hp->ctx = ctx;
 	hp->trigger_fd = hp->epfd = -1;
+	/* Unknown until the first policy round samples them. */
+	hp->last.total_bytes = hp->last.available_bytes = MS_UNKNOWN;
 	hp->last.psi_some_avg10 = NAN;
 	fd = ms_psi_trigger_open(ctx, NULL, MS_PSI_KIND_SOME, PRESSURE_TRIGGER_STALL_US,
 				 PRESSURE_TRIGGER_WINDOW_US);

@@ -54,7 +54,8 @@ struct ms_guest_opts {
 	 *            connect (hybrid vsock, host-initiated); one host at a time.
 	 */
 	const char *connect;
-	/* Name in Hello; NULL = gethostname(). */
+	/* Name in Hello: 1..63 bytes of UTF-8 without control characters
+	 * (else -EINVAL); NULL = gethostname(). */
 	const char *name;
 	/* Report interval in ms unless the host's Welcome sets one; 0 = 1000. */
 	uint32_t report_interval_ms;
@@ -98,7 +99,8 @@ struct ms_guest_opts {
  * ms_guest_new - create a guest and start connecting (non-blocking; the
  * first connect attempt happens in ms_guest_process()), or listening.
  * Returns 0, -EINVAL (missing ctx, none or both of connect and listen, bad
- * syntax), the errno of listening, -ENOMEM.
+ * syntax, a name that is not 1..63 bytes of text), the errno of listening,
+ * -ENOMEM.
  */
 int ms_guest_new(struct ms_guest **out, const struct ms_guest_opts *opts);
 

@@ -95,8 +95,9 @@ struct ms_host_opts {
 	 * NULL to add listeners later with ms_host_listen(). */
 	const char *listen;
 	/* Report interval asked of guests in Welcome, ms; 0 = guest's own.
-	 * Must leave room under max_reports_per_s (interval x max >= 1000 ms),
-	 * else -EINVAL: the host would drop the reports it asks for. */
+	 * At least 10 (what guests accept), and must leave room under
+	 * max_reports_per_s (interval x max >= 1000 ms), else -EINVAL: the
+	 * host would drop the reports it asks for. */
 	uint32_t report_interval_ms;
 	/* Bin edges asked of guests; NULL = guest's default. */
 	const uint64_t *bin_edges_ms;
@@ -127,7 +128,8 @@ struct ms_host_opts {
 	 * drips bytes is cut off); 0 = 10000. */
 	uint32_t frame_timeout_ms;
 	/* Sent to guests in Config: either side pings after this much silence
-	 * and drops the other after 3 times it; 0 = 15000. */
+	 * and drops the other after 3 times it; 0 = 15000, else at least 100
+	 * (-EINVAL below: guests refuse a shorter one). */
 	uint32_t keepalive_ms;
 	/* A PSI trigger every guest arms (it then also reports when it
 	 * fires); NULL: none. */

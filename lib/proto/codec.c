@@ -14,6 +14,7 @@
 #include "../internal.h"
 #include "codec.h"
 #include "frame.h"
+#include "../util/text.h"
 
 const char *ms_msg_type_name(enum ms_msg_type type)
 {
@@ -71,6 +72,12 @@ static void u64s_from_pb(const ProtobufCMessage *pb, uint64_t *vals, size_t n)
 		vals[idx] = *(const uint64_t *)((const char *)pb + f->offset);
 	}
 }
+
+/* The shortest report interval a host may set (Welcome, Config): a guest
+ * reads its /proc and /sys files for every Report. */
+#define MIN_REPORT_INTERVAL_MS 10
+/* The shortest keepalive (Config): the peers ping each other that often. */
+#define MIN_KEEPALIVE_MS 100
 
 #define U64S(s) ((uint64_t *)(s)), (sizeof(*(s)) / sizeof(uint64_t))
 #define CU64S(s) ((const uint64_t *)(s)), (sizeof(*(s)) / sizeof(uint64_t))
@@ -437,9 +444,11 @@ static int copy_str(char *dst, size_t size, const char *src, const char *what, c
 	n = strnlen(src, size);
 	if (n >= size)
 		return bad(why, why_size, "%s longer than %zu bytes", what, size - 1);
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)src[i] < 0x20 || src[i] == 0x7f)
-			return bad(why, why_size, "%s holds a control character", what);
+	/* Kept, logged and put into JSON: text only (no control characters,
+	 * C1 included, which 8-bit terminals take as escapes; valid UTF-8). */
+	if (!ms_text_valid(src, n))
+		return bad(why, why_size, "%s is not UTF-8 text without control characters",
+			   what);
 	memcpy(dst, src, n + 1);
 	return 0;
 }
@@ -648,6 +657,9 @@ int ms_msg_decode(const uint8_t *payload, size_t len, struct ms_msg *out, char *
 		w->proto_version = p->proto_version;
 		w->capabilities = p->has_capabilities ? p->capabilities : 0;
 		w->report_interval_ms = p->has_report_interval_ms ? p->report_interval_ms : 0;
+		if (w->report_interval_ms && w->report_interval_ms < MIN_REPORT_INTERVAL_MS)
+			r = bad(why, ws, "Welcome report interval under %d ms",
+				MIN_REPORT_INTERVAL_MS);
 		break;
 	}
 	case MEMSHARE__ENVELOPE__BODY_CONFIG: {
@@ -662,8 +674,13 @@ int ms_msg_decode(const uint8_t *payload, size_t len, struct ms_msg *out, char *
 		c->nr_bin_edges = (uint32_t)p->n_bin_edges_ms;
 		c->report_interval_ms = p->has_report_interval_ms ? p->report_interval_ms : 0;
 		c->keepalive_ms = p->has_keepalive_ms ? p->keepalive_ms : 0;
-		if (c->report_interval_ms && c->report_interval_ms < 10) {
-			r = bad(why, ws, "Config report interval under 10 ms");
+		if (c->report_interval_ms && c->report_interval_ms < MIN_REPORT_INTERVAL_MS) {
+			r = bad(why, ws, "Config report interval under %d ms",
+				MIN_REPORT_INTERVAL_MS);
+			break;
+		}
+		if (c->keepalive_ms && c->keepalive_ms < MIN_KEEPALIVE_MS) {
+			r = bad(why, ws, "Config keepalive under %d ms", MIN_KEEPALIVE_MS);
 			break;
 		}
 		if (p->psi_trigger) {
@@ -736,9 +753,7 @@ int ms_msg_decode(const uint8_t *payload, size_t len, struct ms_msg *out, char *
 		/* An over-long message is cut, not rejected: it is only shown. */
 		if (env->error->message) {
 			ms_strlcpy(m.u.error.message, env->error->message, sizeof(m.u.error.message));
-			for (char *c = m.u.error.message; *c; c++)
-				if ((unsigned char)*c < 0x20 || *c == 0x7f)
-					*c = '?';
+			ms_text_sanitize(m.u.error.message);
 		}
 		break;
 	case MEMSHARE__ENVELOPE__BODY_PING:
@@ -753,9 +768,7 @@ int ms_msg_decode(const uint8_t *payload, size_t len, struct ms_msg *out, char *
 		m.type = MS_MSG_GOODBYE;
 		if (env->goodbye->reason) {
 			ms_strlcpy(m.u.reason, env->goodbye->reason, sizeof(m.u.reason));
-			for (char *c = m.u.reason; *c; c++)
-				if ((unsigned char)*c < 0x20 || *c == 0x7f)
-					*c = '?';
+			ms_text_sanitize(m.u.reason);
 		}
 		break;
 	default:

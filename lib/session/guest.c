@@ -24,6 +24,7 @@
 #include "../lru/lru-internal.h"
 #include "../transport/endpoint.h"
 #include "../util/fileio.h"
+#include "../util/text.h"
 #include "conn.h"
 
 /* A host that reads nothing for this long is given up on (and retried). */
@@ -504,6 +505,17 @@ static void on_message(struct ms_guest *g, struct ms_msg *m)
 			disconnect(g, -EPROTO, "expected Welcome");
 			return;
 		}
+		/* The host must choose one of the versions our Hello offered. */
+		if (m->u.welcome.proto_version < MS_PROTO_VERSION_MIN ||
+		    m->u.welcome.proto_version > MS_PROTO_VERSION_MAX) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "host chose protocol version %u (we speak %u..%u)",
+				 m->u.welcome.proto_version, MS_PROTO_VERSION_MIN,
+				 MS_PROTO_VERSION_MAX);
+			disconnect(g, -EPROTONOSUPPORT, why);
+			return;
+		}
 		g->state = G_READY;
 		g->backoff_ms = g->reconnect_min_ms;
 		g->connect_failures = 0;
@@ -777,6 +789,21 @@ MS_EXPORT int ms_guest_new(struct ms_guest **out, const struct ms_guest_opts *op
 		free(g);
 		return -EINVAL;
 	}
+	name = MS_OPTS_GET(opts, ms_guest_opts, name, NULL);
+	if (name && (!*name || strlen(name) >= sizeof(g->hello.guest_name) ||
+		     !ms_text_valid(name, strlen(name)))) {
+		/* The host would refuse the Hello (or two names would meet
+		 * once cut): say so now, once. */
+		char shown[81];
+
+		ms_strlcpy(shown, name, sizeof(shown));
+		ms_text_sanitize(shown);
+		ms_err(g->ctx, "guest: name '%s%s' must be 1..%zu bytes of UTF-8 text without "
+		       "control characters", shown, strlen(name) >= sizeof(shown) ? "..." : "",
+		       sizeof(g->hello.guest_name) - 1);
+		free(g);
+		return -EINVAL;
+	}
 	g->listening = listen != NULL;
 	ms_endpoint_format(&g->ep, g->endpoint, sizeof(g->endpoint));
 	g->own_interval_ms = MS_OPTS_GET(opts, ms_guest_opts, report_interval_ms, 0);
@@ -832,11 +859,12 @@ MS_EXPORT int ms_guest_new(struct ms_guest **out, const struct ms_guest_opts *op
 	g->hello.proto_max = MS_PROTO_VERSION_MAX;
 	g->hello.capabilities = caps;
 	ms_strlcpy(g->hello.agent_version, MS_PACKAGE_VERSION, sizeof(g->hello.agent_version));
-	name = MS_OPTS_GET(opts, ms_guest_opts, name, NULL);
 	if (name)
 		ms_strlcpy(g->hello.guest_name, name, sizeof(g->hello.guest_name));
 	else if (gethostname(g->hello.guest_name, sizeof(g->hello.guest_name) - 1) < 0)
 		ms_strlcpy(g->hello.guest_name, "guest", sizeof(g->hello.guest_name));
+	else
+		ms_text_sanitize(g->hello.guest_name);
 	read_boot_id(g->ctx, g->hello.boot_id, sizeof(g->hello.boot_id));
 	g->hello.page_size_bytes = g->ctx->page_size;
 	g->hello.mem_total_bytes = ms_meminfo_read(g->ctx, &mi) == 0 ? mi.total_bytes : MS_UNKNOWN;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * What the fuzz targets (fuzz_frame.c, fuzz_host.c), their replay driver
- * (replay.c) and the corpus generator (gen_corpus.c) share.
+ * What the fuzz targets (fuzz_frame.c, fuzz_host.c, fuzz_guest.c), their
+ * replay driver (replay.c) and the corpus generator (gen_corpus.c) share.
  */
 #ifndef MS_FUZZ_H
 #define MS_FUZZ_H
@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* libFuzzer's entry points.  Initialize is optional: libFuzzer and
  * replay.c call it once, before the first input, if it is defined. */
@@ -54,6 +55,39 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 			      * ReclaimResult) at the next frame boundary */
 #define FH_HOST_BYE   0x20   /* ms_host_disconnect() after the stream */
 #define FH_HALF_CLOSE 0x40   /* shutdown(SHUT_WR), read the answers, close */
+
+/* fuzz-guest flags; the low two bits are how the stream is cut (FH_CUT_*). */
+#define FG_SERIAL     0x04   /* a virtio-serial port (a pty), not a unix socket */
+#define FG_WELCOME    0x08   /* the harness answers each Hello with a Welcome
+			      * (in reply to its seq) at the next frame boundary */
+#define FG_RECONNECT  0x10   /* a guest that dropped the connection comes back
+			      * (1 ms backoff); the stream goes on from its
+			      * next frame on the new connection */
+#define FG_LISTEN     0x20   /* unix: the guest listens, the harness connects */
+#define FG_FREE       0x40   /* ms_guest_free() with the link up, rather than
+			      * the host hanging up */
+#define FG_STRANGER   0x80   /* unix: the guest trusts another uid than ours */
+
+/*
+ * Where the frame (or sync marker) at @off of the stream @p[0..@n) ends, as
+ * a peer's decoder reads it: after the marker, after the length prefix and
+ * its payload, or at @n when the rest is shorter than that.  Needs
+ * MS_SYNC_MARKER and MS_FRAME_HEADER_BYTES (proto/frame.h) included first.
+ */
+#ifdef MS_FRAME_HEADER_BYTES
+static inline size_t fuzz_frame_end(const uint8_t *p, size_t n, size_t off)
+{
+	size_t plen;
+
+	if (n - off >= MS_SYNC_MARKER_BYTES &&
+	    memcmp(p + off, MS_SYNC_MARKER, MS_SYNC_MARKER_BYTES) == 0)
+		return off + MS_SYNC_MARKER_BYTES;
+	if (n - off < MS_FRAME_HEADER_BYTES)
+		return n;
+	plen = (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 | p[off + 3];
+	return plen > n - off - MS_FRAME_HEADER_BYTES ? n : off + MS_FRAME_HEADER_BYTES + plen;
+}
+#endif
 
 /* xorshift32: the write sizes, from @seed. */
 static inline uint32_t fuzz_rng(uint32_t *s)

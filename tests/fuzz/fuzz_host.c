@@ -294,20 +294,6 @@ static void write_all(int fd, const uint8_t *p, size_t n)
 	}
 }
 
-/* Where the frame (or sync marker) at @off ends, as the host reads it. */
-static size_t frame_end(const uint8_t *p, size_t n, size_t off)
-{
-	size_t plen;
-
-	if (n - off >= MS_SYNC_MARKER_BYTES &&
-	    memcmp(p + off, MS_SYNC_MARKER, MS_SYNC_MARKER_BYTES) == 0)
-		return off + MS_SYNC_MARKER_BYTES;
-	if (n - off < MS_FRAME_HEADER_BYTES)
-		return n;
-	plen = (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 | p[off + 3];
-	return plen > n - off - MS_FRAME_HEADER_BYTES ? n : off + MS_FRAME_HEADER_BYTES + plen;
-}
-
 /* FH_ANSWER: the guest's answer to the host's reclaim request. */
 static void answer_reclaim(int fd)
 {
@@ -387,7 +373,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* @end: where the frame being written ends; @at_start: @off is where
 	 * a frame starts (or the stream ends), a place to inject a frame. */
-	end = frame_end(data, size, 0);
+	end = fuzz_frame_end(data, size, 0);
 	for (off = 0, at_start = true;;) {
 		size_t n;
 
@@ -416,10 +402,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		write_all(fd, data + off, n);
 		off += n;
 		while (end < off)
-			end = frame_end(data, size, end);
+			end = fuzz_frame_end(data, size, end);
 		at_start = end == off;
 		if (at_start && off < size)
-			end = frame_end(data, size, off);
+			end = fuzz_frame_end(data, size, off);
 		pump(fd);
 	}
 

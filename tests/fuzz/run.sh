@@ -16,7 +16,7 @@ case "$seconds" in
 '' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;;
 esac
 build=${BUILD:-build-fuzz}
-targets=(frame host)
+targets=(frame host guest)
 
 scripts/deps fuzz
 

@@ -610,6 +610,12 @@ START_TEST(test_roundtrip_small)
 	roundtrip(&m, &out);
 	ck_assert_str_eq(out.u.error.message, "bad?line?");
 	ms_msg_clear(&out);
+	/* So are C1 controls (an 8-bit CSI) and bytes that are not UTF-8;
+	 * valid UTF-8 stays. */
+	strcpy(m.u.error.message, "\xc2\x9b" "31m \xff\xfe caf\xc3\xa9 \xe2\x82");
+	roundtrip(&m, &out);
+	ck_assert_str_eq(out.u.error.message, "??31m ?? caf\xc3\xa9 ??");
+	ms_msg_clear(&out);
 
 	msg_init(&m, MS_MSG_PING);
 	m.u.nonce = 0;
@@ -687,6 +693,16 @@ START_TEST(test_roundtrip_config)
 	ck_assert_int_eq(ms_msg_decode(buf + 4, len - 4, &out, why, sizeof(why)), -EPROTO);
 	free(buf);
 	m.u.config.report_interval_ms = 100;
+	m.u.config.keepalive_ms = 99;                 /* would ping 10 times a second */
+	ck_assert_int_eq(ms_msg_encode(&m, 65536, &buf, &len), 0);
+	ck_assert_int_eq(ms_msg_decode(buf + 4, len - 4, &out, why, sizeof(why)), -EPROTO);
+	ck_assert_str_eq(why, "Config keepalive under 100 ms");
+	free(buf);
+	m.u.config.keepalive_ms = 100;
+	ck_assert_int_eq(ms_msg_encode(&m, 65536, &buf, &len), 0);
+	ck_assert_int_eq(ms_msg_decode(buf + 4, len - 4, &out, why, sizeof(why)), 0);
+	ms_msg_clear(&out);
+	free(buf);
 	m.u.config.bin_edges_ms[1] = 500;             /* not ascending */
 	ck_assert_int_eq(ms_msg_encode(&m, 65536, &buf, &len), 0);
 	ck_assert_int_eq(ms_msg_decode(buf + 4, len - 4, &out, why, sizeof(why)), -EPROTO);
@@ -1633,6 +1649,26 @@ START_TEST(test_hostile_hello)
 	pb_hello();
 	strcpy(P.str[1], "vm-\xc3\xa9t\xc3\xa9");
 	expect_valid();
+	pb_hello();
+	strcpy(P.str[1], "\xf0\x9f\x90\xa7-vm");              /* U+1F427, 4 bytes */
+	expect_valid();
+	/* Not UTF-8, or C1 controls: a name must print and go into JSON as is. */
+	static const char *const bad_names[] = {
+		"\xff\xfe" "vm",          /* not UTF-8 at all */
+		"vm\xc2\x9b" "31m",        /* U+009B, the 8-bit CSI */
+		"vm\xc2\x85",              /* U+0085, NEL */
+		"vm\xc3",                  /* cut sequence */
+		"vm\xc0\xae",              /* overlong '.' */
+		"vm\xe0\x80\xae",          /* overlong, 3 bytes */
+		"vm\xed\xa0\x80",          /* surrogate U+D800 */
+		"vm\xf4\x90\x80\x80",      /* above U+10FFFF */
+		"vm\x80",                  /* lone continuation byte */
+	};
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		pb_hello();
+		strcpy(P.str[1], bad_names[i]);
+		expect_proto();
+	}
 }
 END_TEST
 
@@ -1660,6 +1696,18 @@ START_TEST(test_hostile_welcome)
 	expect_proto();
 	pb_welcome(4);
 	P.welcome.has_proto_version = 0;
+	expect_proto();
+	/* The report interval: 0 (the guest's own) or at least 10 ms, as in
+	 * Config (found by fuzz-guest). */
+	pb_welcome(0);
+	P.welcome.has_report_interval_ms = 1;
+	P.welcome.report_interval_ms = 0;
+	expect_valid();
+	P.welcome.report_interval_ms = 10;
+	expect_valid();
+	P.welcome.report_interval_ms = 9;
+	expect_proto();
+	P.welcome.report_interval_ms = 1;
 	expect_proto();
 }
 END_TEST

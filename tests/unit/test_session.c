@@ -666,6 +666,19 @@ START_TEST(host_bad_options)
 		ck_assert_int_eq(ms_host_new(&h, &o), 0);
 		ms_host_free(h);
 		h = NULL;
+		/* What guests refuse in Welcome and Config (found by
+		 * fuzz-guest): an interval under 10 ms, a keepalive under
+		 * 100 ms, whatever the rate limit. */
+		o.report_interval_ms = 9;
+		o.max_reports_per_s = 1000;
+		ck_assert_int_eq(ms_host_new(&h, &o), -EINVAL);
+		o.report_interval_ms = 10;
+		o.keepalive_ms = 99;
+		ck_assert_int_eq(ms_host_new(&h, &o), -EINVAL);
+		o.keepalive_ms = 100;
+		ck_assert_int_eq(ms_host_new(&h, &o), 0);
+		ms_host_free(h);
+		h = NULL;
 	}
 	{
 		MS_OPTS(ms_host_opts, o, .listen = "unix:/nonexistent-dir/x/y.sock");
