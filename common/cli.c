@@ -20,61 +20,103 @@ void cli_log_stderr(enum ms_log_level level, const char *msg, void *userdata)
 		level >= MS_LOG_ERR && level <= MS_LOG_DEBUG ? names[level] : "log", msg);
 }
 
+/* Unit letter @c as a shift: K 10, M 20, G 30, T 40; 0 if @c is no unit. */
+static unsigned unit_shift(char c)
+{
+	switch (c) {
+	case 'k': case 'K':
+		return 10;
+	case 'm': case 'M':
+		return 20;
+	case 'g': case 'G':
+		return 30;
+	case 't': case 'T':
+		return 40;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The decimal digits at *@s into *@v, and *@s past them: 0, -EINVAL (no
+ * digit) or -ERANGE (more than UINT64_MAX; *@s is still moved past them, so
+ * that the caller can check what follows first).
+ */
+static int parse_digits(const char **s, uint64_t *v)
+{
+	const char *p = *s;
+	bool over = false;
+
+	*v = 0;
+	for (; *p >= '0' && *p <= '9'; p++)
+		over = over || __builtin_mul_overflow(*v, 10u, v) ||
+		       __builtin_add_overflow(*v, (uint64_t)(*p - '0'), v);
+	if (p == *s)
+		return -EINVAL;
+	*s = p;
+	return over ? -ERANGE : 0;
+}
+
+/*
+ * floor(0.DIGITS x @mult) for the @n fraction digits at @digits, exactly:
+ * multiply the decimal fraction by @mult from its last digit up, carrying
+ * each position's tens into the one before (every partial sum stays below
+ * 10 x @mult, so any number of digits is fine for @mult <= 2^40).
+ */
+static uint64_t fraction_bytes(const char *digits, size_t n, uint64_t mult)
+{
+	uint64_t carry = 0;
+
+	while (n--)
+		carry = ((uint64_t)(digits[n] - '0') * mult + carry) / 10;
+	return carry;
+}
+
 int cli_parse_bytes(const char *s, uint64_t *out)
 {
-	unsigned long long v;
-	uint64_t mult = 1, frac_num = 0, frac_den = 1;
-	const char *p;
-	char *end;
+	const char *p = s, *frac = NULL;
+	uint64_t v, mult = 1;
+	size_t nfrac = 0;
+	unsigned shift;
+	int r;
 
-	if (!s || *s < '0' || *s > '9')
+	if (!s || !out)
 		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
+	r = parse_digits(&p, &v);           /* -ERANGE: said once the syntax is known good */
+	if (r == -EINVAL)
+		return r;
+	if (*p == '.') {
+		frac = ++p;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		nfrac = (size_t)(p - frac);
+		if (!nfrac)
+			return -EINVAL;             /* "1." */
+	}
+	shift = unit_shift(*p);
+	if (shift) {
+		mult = 1ull << shift;
+		p++;
+		if (*p == 'i')                      /* "Ki", "KiB" */
+			p++;
+	} else if (frac) {
+		return -EINVAL;                     /* "1.5", "1.5B": no fractional bytes */
+	}
+	if (*p == 'B' || *p == 'b')
+		p++;
+	if (*p)
 		return -EINVAL;
-	/* An optional fraction, meaningful with a unit: "1.5G". */
-	if (*end == '.') {
-		for (p = end + 1; *p >= '0' && *p <= '9'; p++) {
-			if (frac_den < 1000000000ull) {
-				frac_num = frac_num * 10 + (uint64_t)(*p - '0');
-				frac_den *= 10;
-			}
-		}
-		if (p == end + 1)
-			return -EINVAL;
-		end = (char *)p;
-	}
-	if (*end) {
-		switch (*end) {
-		case 'k': case 'K':
-			mult = 1ull << 10;
-			break;
-		case 'm': case 'M':
-			mult = 1ull << 20;
-			break;
-		case 'g': case 'G':
-			mult = 1ull << 30;
-			break;
-		case 't': case 'T':
-			mult = 1ull << 40;
-			break;
-		default:
-			return -EINVAL;
-		}
-		end++;
-		/* Accept "M", "MB", "MiB". */
-		if (*end == 'i')
-			end++;
-		if (*end == 'B' || *end == 'b')
-			end++;
-		if (*end)
-			return -EINVAL;
-	}
-	if (__builtin_mul_overflow((uint64_t)v, mult, out) ||
-	    __builtin_add_overflow(*out, frac_num * mult / frac_den, out))
+	if (r < 0 || __builtin_mul_overflow(v, mult, &v) ||
+	    __builtin_add_overflow(v, frac ? fraction_bytes(frac, nfrac, mult) : 0, &v))
 		return -ERANGE;
+	*out = v;
 	return 0;
+}
+
+const char *cli_bytes_error(int err)
+{
+	return err == -ERANGE ? "too large (more than 18446744073709551615 bytes)"
+			      : "not a size (e.g. 4096, 512B, 64K, 1.5G, 2GiB)";
 }
 
 int cli_parse_u32(const char *s, uint32_t *out)

@@ -10,8 +10,20 @@
 /* Log callback printing "<prog>: <level>: msg" to stderr. */
 void cli_log_stderr(enum ms_log_level level, const char *msg, void *userdata);
 
-/* Parse "1048576", "512K", "256M", "1.5G", "2GiB" (binary units) into bytes. */
+/*
+ * cli_parse_bytes - a size in bytes: decimal digits, then optionally a unit
+ * K, M, G or T (any case; powers of 1024) written alone or as "KB" or "KiB",
+ * or a plain "B": "1048576", "512B", "256M", "2GiB".  With a unit, a
+ * fraction is allowed and rounded down to whole bytes ("1.5G" = 1610612736,
+ * "0.3K" = 307); without one it is refused (no fractional bytes).
+ * Returns 0 (*@out set), -EINVAL (empty, negative, "+", spaces, a fraction
+ * without a unit, another suffix) or -ERANGE (more than UINT64_MAX bytes);
+ * *@out is left alone on error.
+ */
 int cli_parse_bytes(const char *s, uint64_t *out);
+
+/* Why cli_parse_bytes() returned @err, for "--opt 'x': <this>" messages. */
+const char *cli_bytes_error(int err);
 
 /* Parse a decimal unsigned 32-bit number; -EINVAL if not one. */
 int cli_parse_u32(const char *s, uint32_t *out);

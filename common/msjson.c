@@ -227,29 +227,67 @@ json_object *msj_capabilities(uint64_t caps)
 	return a;
 }
 
-uint64_t msj_get_u64(json_object *obj, const char *key)
+/* @key of @obj if it has type @type, else NULL (also for a non-object @obj). */
+static json_object *member(json_object *obj, const char *key, enum json_type type)
 {
 	json_object *v;
 
-	if (!obj || !json_object_object_get_ex(obj, key, &v) || !v)
+	if (!json_object_is_type(obj, json_type_object) || !json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, type))
+		return NULL;
+	return v;
+}
+
+uint64_t msj_get_u64(json_object *obj, const char *key)
+{
+	json_object *v = member(obj, key, json_type_int);
+
+	/* json-c keeps integers above INT64_MAX as uint64: get_int64 clamps
+	 * those to INT64_MAX, so a sign check is enough. */
+	if (!v || json_object_get_int64(v) < 0)
 		return MS_UNKNOWN;
 	return json_object_get_uint64(v);
 }
 
+bool msj_get_int64(json_object *obj, const char *key, int64_t *out)
+{
+	json_object *v = member(obj, key, json_type_int);
+
+	if (!v)
+		return false;
+	*out = json_object_get_int64(v);
+	return true;
+}
+
 double msj_get_double(json_object *obj, const char *key)
 {
-	json_object *v;
+	json_object *v = member(obj, key, json_type_double);
 
-	if (!obj || !json_object_object_get_ex(obj, key, &v) || !v)
-		return NAN;
-	return json_object_get_double(v);
+	if (!v)
+		v = member(obj, key, json_type_int);
+	return v ? json_object_get_double(v) : NAN;
 }
 
 const char *msj_get_string(json_object *obj, const char *key)
 {
-	json_object *v;
+	json_object *v = member(obj, key, json_type_string);
 
-	if (!obj || !json_object_object_get_ex(obj, key, &v) || !v)
-		return NULL;
-	return json_object_get_string(v);
+	return v ? json_object_get_string(v) : NULL;
+}
+
+int msj_get_bool(json_object *obj, const char *key)
+{
+	json_object *v = member(obj, key, json_type_boolean);
+
+	return v ? json_object_get_boolean(v) != 0 : -1;
+}
+
+json_object *msj_get_object(json_object *obj, const char *key)
+{
+	return member(obj, key, json_type_object);
+}
+
+json_object *msj_get_array(json_object *obj, const char *key)
+{
+	return member(obj, key, json_type_array);
 }

@@ -8,6 +8,7 @@
 #ifndef MSJSON_H
 #define MSJSON_H
 
+#include <stdbool.h>
 #include <json-c/json.h>
 #include <memshare/memshare.h>
 
@@ -23,9 +24,24 @@ json_object *msj_report(const struct ms_report *rep);
 json_object *msj_reclaim_result(const struct ms_reclaim_result *res);
 json_object *msj_capabilities(uint64_t caps);      /* ["psi", "mglru", ...] */
 
-/* Field value getters for text output: NULL/NAN/MS_UNKNOWN when absent. */
+/*
+ * Field getters for JSON that came from elsewhere (a control socket peer
+ * can send anything): each checks the member's type, and answers "absent"
+ * when @obj is NULL or not an object, @key is missing or null, or the
+ * member has another type.  None of them asserts or crashes.
+ */
+/* A non-negative integer; MS_UNKNOWN if absent (or negative, or not one). */
 uint64_t msj_get_u64(json_object *obj, const char *key);
+/* An integer of either sign: true and *@out, or false if absent. */
+bool msj_get_int64(json_object *obj, const char *key, int64_t *out);
+/* A number (integer or not); NAN if absent. */
 double msj_get_double(json_object *obj, const char *key);
+/* A string (owned by @obj); NULL if absent. */
 const char *msj_get_string(json_object *obj, const char *key);
+/* A boolean: 1 true, 0 false, -1 absent. */
+int msj_get_bool(json_object *obj, const char *key);
+/* An object or an array member (owned by @obj); NULL if absent. */
+json_object *msj_get_object(json_object *obj, const char *key);
+json_object *msj_get_array(json_object *obj, const char *key);
 
 #endif

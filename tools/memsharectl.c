@@ -199,43 +199,158 @@ static const char *age_label(uint64_t ms, char *buf, size_t size)
 	return buf;
 }
 
+/* ---- text of JSON fields --------------------------------------------------- */
+
+/*
+ * Text for one field of a JSON object: the local JSON form, or a reply from
+ * memshare-hostd, which may lack anything or hold the wrong type, so these
+ * never fail: an absent field reads "?" (bytes: "-", as for a figure the
+ * kernel did not give).  Numbers go into one of TXT_SLOTS static buffers
+ * used in turn: enough for the fields of one printf.
+ */
+#define TXT_SLOTS 16
+#define TXT_SIZE 48
+
+static char *txt_slot(void)
+{
+	static char slots[TXT_SLOTS][TXT_SIZE];
+	static unsigned next;
+
+	return slots[next++ % TXT_SLOTS];
+}
+
+/* A count: "1234" or "?". */
+static const char *txt_u64(json_object *o, const char *key)
+{
+	uint64_t v = msj_get_u64(o, key);
+	char *b;
+
+	if (v == MS_UNKNOWN)
+		return "?";
+	b = txt_slot();
+	snprintf(b, TXT_SIZE, "%llu", (unsigned long long)v);
+	return b;
+}
+
+/* A signed integer: "-110" or "?". */
+static const char *txt_i64(json_object *o, const char *key)
+{
+	int64_t v;
+	char *b;
+
+	if (!msj_get_int64(o, key, &v))
+		return "?";
+	b = txt_slot();
+	snprintf(b, TXT_SIZE, "%lld", (long long)v);
+	return b;
+}
+
+/* Milliseconds @key shown in @unit_ms units with one decimal: "12.3" or "?". */
+static const char *txt_ms(json_object *o, const char *key, double unit_ms)
+{
+	uint64_t v = msj_get_u64(o, key);
+	char *b;
+
+	if (v == MS_UNKNOWN)
+		return "?";
+	b = txt_slot();
+	snprintf(b, TXT_SIZE, "%.1f", (double)v / unit_ms);
+	return b;
+}
+
+/* A number with @decimals decimals: "40.11", or "-" if absent. */
+static const char *txt_double(json_object *o, const char *key, int decimals)
+{
+	double v = msj_get_double(o, key);
+	char *b;
+
+	if (isnan(v))
+		return "-";
+	b = txt_slot();
+	snprintf(b, TXT_SIZE, "%.*f", decimals, v);
+	return b;
+}
+
+/* Bytes: "356.1 MiB", or "-" if absent. */
+static const char *txt_bytes(json_object *o, const char *key)
+{
+	return cli_fmt_bytes(msj_get_u64(o, key), txt_slot(), TXT_SIZE);
+}
+
+/* A rate in bytes per second: "1.5 MiB" (the caller adds "/s"), or "-". */
+static const char *txt_bytes_rate(json_object *o, const char *key)
+{
+	double v = msj_get_double(o, key);
+
+	if (isnan(v) || v < 0 || v >= 18446744073709551616.0)
+		return "-";
+	return cli_fmt_bytes((uint64_t)v, txt_slot(), TXT_SIZE);
+}
+
+/* A string, or "?". */
+static const char *txt_str(json_object *o, const char *key)
+{
+	const char *s = msj_get_string(o, key);
+
+	return s ? s : "?";
+}
+
+/* A boolean: @yes, @no, or "?". */
+static const char *txt_bool(json_object *o, const char *key, const char *yes, const char *no)
+{
+	int v = msj_get_bool(o, key);
+
+	return v < 0 ? "?" : v ? yes : no;
+}
+
+/* An array of strings, JSON-style ("[\"psi\", \"mglru\"]"), or "?". */
+static const char *txt_array(json_object *o, const char *key)
+{
+	json_object *a = msj_get_array(o, key);
+
+	return a ? json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN) : "?";
+}
+
+/* An LRU bin's name: "active", or its ages "5s-30s" ("inf": open-ended). */
+static const char *bin_label(json_object *bin, char *buf, size_t size)
+{
+	uint64_t lo = msj_get_u64(bin, "min_age_ms");
+	char x[24], y[24];
+
+	if (msj_get_string(bin, "list"))
+		snprintf(buf, size, "%s", msj_get_string(bin, "list"));
+	else
+		snprintf(buf, size, "%s-%s", lo == MS_UNKNOWN ? "?" : age_label(lo, x, sizeof(x)),
+			 age_label(msj_get_u64(bin, "max_age_ms"), y, sizeof(y)));
+	return buf;
+}
+
+static void print_lru_node(json_object *n, const char *indent)
+{
+	json_object *bins = msj_get_array(n, "bins");
+	char label[64];
+
+	printf("%s  node %s\n", indent, txt_u64(n, "node"));
+	printf("%s    %-16s %12s %12s\n", indent, "age", "anon", "file");
+	for (size_t j = 0; bins && j < json_object_array_length(bins); j++) {
+		json_object *bin = json_object_array_get_idx(bins, j);
+
+		printf("%s    %-16s %12s %12s\n", indent, bin_label(bin, label, sizeof(label)),
+		       txt_bytes(bin, "anon_bytes"), txt_bytes(bin, "file_bytes"));
+	}
+	printf("%s    slab reclaimable %s, shmem %s, unevictable %s\n", indent,
+	       txt_bytes(n, "slab_reclaimable_bytes"), txt_bytes(n, "shmem_bytes"),
+	       txt_bytes(n, "unevictable_bytes"));
+}
+
 /* Text rendering of the JSON form, so local and host output look alike. */
 static void print_lru_json(json_object *lru, const char *indent)
 {
-	json_object *nodes;
-	const char *src = msj_get_string(lru, "source");
+	json_object *nodes = msj_get_array(lru, "nodes");
 
-	printf("%sLRU ages (source: %s)\n", indent, src ? src : "?");
-	if (!json_object_object_get_ex(lru, "nodes", &nodes))
-		return;
-	for (size_t i = 0; i < json_object_array_length(nodes); i++) {
-		json_object *n = json_object_array_get_idx(nodes, i), *bins;
-		char a[32], b[32], c[32];
-
-		printf("%s  node %llu\n", indent, (unsigned long long)msj_get_u64(n, "node"));
-		printf("%s    %-16s %12s %12s\n", indent, "age", "anon", "file");
-		if (json_object_object_get_ex(n, "bins", &bins)) {
-			for (size_t j = 0; j < json_object_array_length(bins); j++) {
-				json_object *bin = json_object_array_get_idx(bins, j);
-				const char *list = msj_get_string(bin, "list");
-				char label[64], x[24], y[24];
-
-				if (list)
-					snprintf(label, sizeof(label), "%s", list);
-				else
-					snprintf(label, sizeof(label), "%s-%s",
-						 age_label(msj_get_u64(bin, "min_age_ms"), x, sizeof(x)),
-						 age_label(msj_get_u64(bin, "max_age_ms"), y, sizeof(y)));
-				printf("%s    %-16s %12s %12s\n", indent, label,
-				       cli_fmt_bytes(msj_get_u64(bin, "anon_bytes"), a, sizeof(a)),
-				       cli_fmt_bytes(msj_get_u64(bin, "file_bytes"), b, sizeof(b)));
-			}
-		}
-		printf("%s    slab reclaimable %s, shmem %s, unevictable %s\n", indent,
-		       cli_fmt_bytes(msj_get_u64(n, "slab_reclaimable_bytes"), a, sizeof(a)),
-		       cli_fmt_bytes(msj_get_u64(n, "shmem_bytes"), b, sizeof(b)),
-		       cli_fmt_bytes(msj_get_u64(n, "unevictable_bytes"), c, sizeof(c)));
-	}
+	printf("%sLRU ages (source: %s)\n", indent, txt_str(lru, "source"));
+	for (size_t i = 0; nodes && i < json_object_array_length(nodes); i++)
+		print_lru_node(json_object_array_get_idx(nodes, i), indent);
 }
 
 static int lru_opts_from_args(int argc, char **argv, struct ms_lru_opts *lo, uint64_t *edges,
@@ -326,6 +441,13 @@ static int cmd_report(struct ms_ctx *ctx)
 
 /* ---- host commands ------------------------------------------------------ */
 
+/* Say that memshare-hostd's reply is not what it sends; returns -EPROTO. */
+static int malformed(const char *what)
+{
+	fprintf(stderr, "memsharectl: malformed reply from memshare-hostd: %s\n", what);
+	return -EPROTO;
+}
+
 static int host_call(const char *endpoint, json_object *req, json_object **resp)
 {
 	const char *txt;
@@ -394,8 +516,12 @@ static int host_call(const char *endpoint, json_object *req, json_object **resp)
 	if (r == 0) {
 		buf[len] = '\0';
 		*resp = json_tokener_parse(buf);
-		if (!*resp)
-			r = -EPROTO;
+		if (!json_object_is_type(*resp, json_type_object)) {
+			json_object_put(*resp);
+			*resp = NULL;
+			free(buf);
+			return malformed("not a JSON object");
+		}
 	}
 	if (r < 0)
 		fprintf(stderr, "memsharectl: no valid reply from memshare-hostd: %s\n", strerror(-r));
@@ -403,227 +529,212 @@ static int host_call(const char *endpoint, json_object *req, json_object **resp)
 	return r;
 }
 
-/* Print a hostd error reply; returns its -errno. */
+/*
+ * The outcome a reply states: 0 if "ok" is true; for false, print its
+ * "error" and return its -"errno" (-EIO if none in 1..4095); -EPROTO if
+ * "ok" is missing or not a boolean.
+ */
 static int host_error(json_object *resp)
 {
-	json_object *ok;
-	uint64_t e;
+	uint64_t e = msj_get_u64(resp, "errno");
+	int ok = msj_get_bool(resp, "ok");
 
-	if (json_object_object_get_ex(resp, "ok", &ok) && json_object_get_boolean(ok))
+	if (ok < 0)
+		return malformed("no \"ok\" true or false");
+	if (ok)
 		return 0;
-	e = msj_get_u64(resp, "errno");
 	if (opt_json)
 		print_json(resp);
 	else
-		fprintf(stderr, "memsharectl: %s\n", msj_get_string(resp, "error") ?: "error");
-	return e == MS_UNKNOWN || e == 0 ? -EIO : -(int)e;
+		fprintf(stderr, "memsharectl: %s\n", msj_get_string(resp, "error") ?:
+			"memshare-hostd refused the request (it gave no reason)");
+	return e >= 1 && e <= 4095 ? -(int)e : -EIO;
+}
+
+static void print_guest_links(json_object *g)
+{
+	json_object *t = msj_get_object(g, "traffic"), *rj = msj_get_object(g, "rejected"),
+		    *le = msj_get_object(g, "last_error");
+	uint64_t trig = msj_get_u64(g, "psi_trigger_reports");
+
+	if (t && rj)
+		printf("  traffic   in %s frames / %s, out %s / %s; reconnects %s; "
+		       "refused: %s invalid reports, %s over the rate, %s unknown\n",
+		       txt_u64(t, "frames_in"), txt_bytes(t, "bytes_in"), txt_u64(t, "frames_out"),
+		       txt_bytes(t, "bytes_out"), txt_u64(g, "reconnects"),
+		       txt_u64(rj, "reports_invalid"), txt_u64(rj, "reports_rate_limited"),
+		       txt_u64(rj, "unknown_messages"));
+	if (trig && trig != MS_UNKNOWN)
+		printf("  trigger   %llu reports from its PSI trigger\n", (unsigned long long)trig);
+	if (le)
+		printf("  error     %s (%s in all)\n", txt_str(le, "message"), txt_u64(g, "errors"));
+}
+
+/* The guest's last report: pressure, memory, LRU ages. */
+static void print_guest_report(json_object *rep, json_object *rates)
+{
+	json_object *psi = msj_get_object(rep, "psi"), *mi = msj_get_object(rep, "meminfo"),
+		    *lru = msj_get_object(rep, "lru"), *some = msj_get_object(psi, "some"),
+		    *full = msj_get_object(psi, "full");
+
+	if (some)
+		printf("  pressure  some avg10 %s%% avg60 %s%% total %s us",
+		       txt_double(some, "avg10", 2), txt_double(some, "avg60", 2),
+		       txt_u64(some, "total_us"));
+	else
+		printf("  pressure  (no PSI)");
+	if (full)
+		printf(" | full avg10 %s%%", txt_double(full, "avg10", 2));
+	printf("\n");
+	printf("  memory    total %s, available %s, free %s, slab reclaimable %s\n",
+	       txt_bytes(mi, "total_bytes"), txt_bytes(mi, "available_bytes"),
+	       txt_bytes(mi, "free_bytes"), txt_bytes(mi, "sreclaimable_bytes"));
+	if (rates)
+		printf("  rates     refaults %s/s, stall (some) %s us/s, scanned %s/s\n",
+		       txt_bytes_rate(rates, "refault_bytes_per_s"),
+		       txt_double(rates, "some_stall_us_per_s", 0),
+		       txt_bytes_rate(rates, "pgscan_bytes_per_s"));
+	if (lru)
+		print_lru_json(lru, "  ");
 }
 
 static void print_guest(json_object *g)
 {
-	json_object *rep = NULL, *psi = NULL, *mi = NULL, *lru = NULL, *rates = NULL, *some = NULL,
-		    *full = NULL, *caps = NULL, *lr = NULL;
-	char a[32], b[32], c[32], d[32];
+	json_object *rep = msj_get_object(g, "report"), *lr = msj_get_object(g, "last_reclaim");
 
-	json_object_object_get_ex(g, "report", &rep);
-	json_object_object_get_ex(g, "rates", &rates);
-	json_object_object_get_ex(g, "capabilities", &caps);
-	json_object_object_get_ex(g, "last_reclaim", &lr);
-	if (rep) {
-		json_object_object_get_ex(rep, "psi", &psi);
-		json_object_object_get_ex(rep, "meminfo", &mi);
-		json_object_object_get_ex(rep, "lru", &lru);
-	}
-	if (psi) {
-		json_object_object_get_ex(psi, "some", &some);
-		json_object_object_get_ex(psi, "full", &full);
-	}
-	printf("guest %s (#%llu)  %s  agent %s\n", msj_get_string(g, "name"),
-	       (unsigned long long)msj_get_u64(g, "id"), msj_get_string(g, "peer"),
-	       msj_get_string(g, "agent_version"));
-	printf("  connected %.1f s, %llu reports, last %llu ms ago; capabilities: %s\n",
-	       (double)msj_get_u64(g, "connected_ms") / 1000.0,
-	       (unsigned long long)msj_get_u64(g, "reports"),
-	       (unsigned long long)msj_get_u64(g, "last_report_age_ms"),
-	       caps ? json_object_to_json_string_ext(caps, JSON_C_TO_STRING_PLAIN) : "[]");
-	{
-		json_object *t = NULL, *rj = NULL;
-
-		json_object_object_get_ex(g, "traffic", &t);
-		json_object_object_get_ex(g, "rejected", &rj);
-		if (t && rj)
-			printf("  traffic   in %llu frames / %s, out %llu / %s; reconnects %llu; "
-			       "refused: %llu invalid reports, %llu over the rate, %llu unknown\n",
-			       (unsigned long long)msj_get_u64(t, "frames_in"),
-			       cli_fmt_bytes(msj_get_u64(t, "bytes_in"), a, sizeof(a)),
-			       (unsigned long long)msj_get_u64(t, "frames_out"),
-			       cli_fmt_bytes(msj_get_u64(t, "bytes_out"), b, sizeof(b)),
-			       (unsigned long long)msj_get_u64(g, "reconnects"),
-			       (unsigned long long)msj_get_u64(rj, "reports_invalid"),
-			       (unsigned long long)msj_get_u64(rj, "reports_rate_limited"),
-			       (unsigned long long)msj_get_u64(rj, "unknown_messages"));
-	}
-	{
-		uint64_t trig = msj_get_u64(g, "psi_trigger_reports");
-		json_object *le = NULL;
-
-		if (trig && trig != MS_UNKNOWN)
-			printf("  trigger   %llu reports from its PSI trigger\n",
-			       (unsigned long long)trig);
-		if (json_object_object_get_ex(g, "last_error", &le) && le)
-			printf("  error     %s (%llu in all)\n", msj_get_string(le, "message"),
-			       (unsigned long long)msj_get_u64(g, "errors"));
-	}
+	printf("guest %s (#%s)  %s  agent %s\n", txt_str(g, "name"), txt_u64(g, "id"),
+	       txt_str(g, "peer"), txt_str(g, "agent_version"));
+	printf("  connected %s s, %s reports, last %s ms ago; capabilities: %s\n",
+	       txt_ms(g, "connected_ms", 1000.0), txt_u64(g, "reports"),
+	       txt_u64(g, "last_report_age_ms"), txt_array(g, "capabilities"));
+	print_guest_links(g);
 	if (!rep) {
 		printf("  no report yet\n");
 		return;
 	}
-	if (some)
-		printf("  pressure  some avg10 %.2f%% avg60 %.2f%% total %llu us", msj_get_double(some, "avg10"),
-		       msj_get_double(some, "avg60"), (unsigned long long)msj_get_u64(some, "total_us"));
-	else
-		printf("  pressure  (no PSI)");
-	if (full)
-		printf(" | full avg10 %.2f%%", msj_get_double(full, "avg10"));
-	printf("\n");
-	printf("  memory    total %s, available %s, free %s, slab reclaimable %s\n",
-	       cli_fmt_bytes(msj_get_u64(mi, "total_bytes"), a, sizeof(a)),
-	       cli_fmt_bytes(msj_get_u64(mi, "available_bytes"), b, sizeof(b)),
-	       cli_fmt_bytes(msj_get_u64(mi, "free_bytes"), c, sizeof(c)),
-	       cli_fmt_bytes(msj_get_u64(mi, "sreclaimable_bytes"), d, sizeof(d)));
-	if (rates) {
-		double rf = msj_get_double(rates, "refault_bytes_per_s");
-		double st = msj_get_double(rates, "some_stall_us_per_s");
-
-		printf("  rates     refaults %s/s, stall (some) %s us/s, scanned %s/s\n",
-		       isnan(rf) ? "-" : cli_fmt_bytes((uint64_t)rf, a, sizeof(a)),
-		       isnan(st) ? "-" : (snprintf(b, sizeof(b), "%.0f", st), b),
-		       isnan(msj_get_double(rates, "pgscan_bytes_per_s")) ? "-" :
-		       cli_fmt_bytes((uint64_t)msj_get_double(rates, "pgscan_bytes_per_s"), c, sizeof(c)));
-	}
-	if (lru)
-		print_lru_json(lru, "  ");
+	print_guest_report(rep, msj_get_object(g, "rates"));
 	if (lr)
-		printf("  last reclaim: status %lld, freed %s in %llu us\n",
-		       (long long)json_object_get_int64(json_object_object_get(lr, "status")),
-		       cli_fmt_bytes(msj_get_u64(lr, "freed_bytes"), a, sizeof(a)),
-		       (unsigned long long)msj_get_u64(lr, "duration_us"));
+		printf("  last reclaim: status %s, freed %s in %s us\n", txt_i64(lr, "status"),
+		       txt_bytes(lr, "freed_bytes"), txt_u64(lr, "duration_us"));
+}
+
+static void print_host_memory(json_object *h)
+{
+	json_object *nodes = msj_get_array(h, "nodes");
+	size_t n = nodes ? json_object_array_length(nodes) : 0;
+
+	printf("host      total %s, available %s, PSI some avg10 %s%%, trigger %s (fired %s)\n",
+	       txt_bytes(h, "total_bytes"), txt_bytes(h, "available_bytes"),
+	       txt_double(h, "psi_some_avg10", 2), txt_bool(h, "psi_trigger", "armed", "off"),
+	       txt_u64(h, "psi_trigger_fired"));
+	for (size_t i = 0; n > 1 && i < n; i++) {
+		json_object *nd = json_object_array_get_idx(nodes, i);
+
+		printf("  node %s  total %s, free %s\n", txt_u64(nd, "node"),
+		       txt_bytes(nd, "total_bytes"), txt_bytes(nd, "free_bytes"));
+	}
+}
+
+static void print_host_agents(json_object *ag)
+{
+	json_object *dr = msj_get_object(ag, "dropped");
+	const char *sep = "; dropped:";
+
+	printf("agents    %s connections, %s refused (peer), %s refused (full), %s reports",
+	       txt_u64(ag, "accepted"), txt_u64(ag, "refused_peer"), txt_u64(ag, "refused_full"),
+	       txt_u64(ag, "reports"));
+	if (dr) {
+		json_object_object_foreach(dr, why, nv) {
+			uint64_t n = msj_get_u64(dr, why);
+
+			(void)nv;
+			if (n && n != MS_UNKNOWN) {
+				printf("%s %s %llu", sep, why, (unsigned long long)n);
+				sep = ",";
+			}
+		}
+	}
+	printf("\n");
+}
+
+static void print_host_policy(json_object *pol)
+{
+	json_object *acts = msj_get_array(pol, "recent_actions");
+	size_t n = acts ? json_object_array_length(acts) : 0;
+
+	printf("policy    %s%s, every %s ms, %s rounds, %s actions\n", txt_str(pol, "name"),
+	       msj_get_bool(pol, "dry_run") == 1 ? " (dry run)" : "",
+	       txt_u64(pol, "interval_ms"), txt_u64(pol, "rounds"), txt_u64(pol, "actions"));
+	for (size_t i = n > 5 ? n - 5 : 0; i < n; i++) {
+		json_object *x = json_object_array_get_idx(acts, i);
+		const char *what = msj_get_string(x, "action");
+		bool rec = what && strcmp(what, "reclaim") == 0;
+
+		printf("  round %s: %s %s %s: %s [%s]\n", txt_u64(x, "round"), txt_str(x, "guest"),
+		       what ? what : "?", txt_bytes(x, rec ? "bytes" : "target_bytes"),
+		       txt_str(x, "reason"), txt_str(x, "result"));
+	}
 }
 
 static void print_host(json_object *resp)
 {
-	json_object *h = NULL, *pol = NULL, *nodes = NULL, *acts = NULL, *ag = NULL;
-	char a[32], b[32], p[32];
+	json_object *h = msj_get_object(resp, "host"), *ag = msj_get_object(resp, "agents"),
+		    *pol = msj_get_object(resp, "policy");
 
-	if (json_object_object_get_ex(resp, "host", &h) && h) {
-		double psi = msj_get_double(h, "psi_some_avg10");
+	if (h)
+		print_host_memory(h);
+	if (ag)
+		print_host_agents(ag);
+	if (pol)
+		print_host_policy(pol);
+}
 
-		printf("host      total %s, available %s, PSI some avg10 %s%%, trigger %s (fired %llu)\n",
-		       cli_fmt_bytes(msj_get_u64(h, "total_bytes"), a, sizeof(a)),
-		       cli_fmt_bytes(msj_get_u64(h, "available_bytes"), b, sizeof(b)),
-		       isnan(psi) ? "-" : (snprintf(p, sizeof(p), "%.2f", psi), p),
-		       json_object_get_boolean(json_object_object_get(h, "psi_trigger")) ? "armed" : "off",
-		       (unsigned long long)msj_get_u64(h, "psi_trigger_fired"));
-		if (json_object_object_get_ex(h, "nodes", &nodes) && json_object_array_length(nodes) > 1)
-			for (size_t i = 0; i < json_object_array_length(nodes); i++) {
-				json_object *nd = json_object_array_get_idx(nodes, i);
+static void print_domain(json_object *dm)
+{
+	json_object *b = msj_get_object(dm, "balloon"), *st = msj_get_object(dm, "stats"),
+		    *w = msj_get_array(dm, "warnings");
+	const char *model = msj_get_string(b, "model");
 
-				printf("  node %llu  total %s, free %s\n",
-				       (unsigned long long)msj_get_u64(nd, "node"),
-				       cli_fmt_bytes(msj_get_u64(nd, "total_bytes"), a, sizeof(a)),
-				       cli_fmt_bytes(msj_get_u64(nd, "free_bytes"), b, sizeof(b)));
-			}
-	}
-	if (json_object_object_get_ex(resp, "agents", &ag) && ag) {
-		json_object *dr = NULL;
+	printf("domain %s  agent %s", txt_str(dm, "name"), txt_str(dm, "agent"));
+	if (msj_get_u64(dm, "vsock_cid") != MS_UNKNOWN)
+		printf(", vsock cid %s", txt_u64(dm, "vsock_cid"));
+	if (msj_get_string(dm, "channel_path"))
+		printf(", channel %s", msj_get_string(dm, "channel_path"));
+	printf("\n  balloon   %s: current %s of max %s, min_guarantee %s\n",
+	       !model ? "?" : model[0] ? model : "none", txt_bytes(b, "current_bytes"),
+	       txt_bytes(b, "max_bytes"), txt_bytes(b, "min_guarantee_bytes"));
+	if (st)
+		printf("  stats     guest free %s, usable %s, total %s, rss %s\n",
+		       txt_bytes(st, "guest_free_bytes"), txt_bytes(st, "guest_usable_bytes"),
+		       txt_bytes(st, "guest_total_bytes"), txt_bytes(st, "rss_bytes"));
+	for (size_t k = 0; w && k < json_object_array_length(w); k++) {
+		json_object *x = json_object_array_get_idx(w, k);
 
-		printf("agents    %llu connections, %llu refused (peer), %llu refused (full), "
-		       "%llu reports", (unsigned long long)msj_get_u64(ag, "accepted"),
-		       (unsigned long long)msj_get_u64(ag, "refused_peer"),
-		       (unsigned long long)msj_get_u64(ag, "refused_full"),
-		       (unsigned long long)msj_get_u64(ag, "reports"));
-		if (json_object_object_get_ex(ag, "dropped", &dr) && dr) {
-			const char *sep = "; dropped:";
-
-			json_object_object_foreach(dr, why, nv) {
-				if (json_object_get_uint64(nv)) {
-					printf("%s %s %llu", sep, why,
-					       (unsigned long long)json_object_get_uint64(nv));
-					sep = ",";
-				}
-			}
-		}
-		printf("\n");
-	}
-	if (json_object_object_get_ex(resp, "policy", &pol) && pol) {
-		printf("policy    %s%s, every %llu ms, %llu rounds, %llu actions\n",
-		       msj_get_string(pol, "name"),
-		       json_object_get_boolean(json_object_object_get(pol, "dry_run")) ? " (dry run)" : "",
-		       (unsigned long long)msj_get_u64(pol, "interval_ms"),
-		       (unsigned long long)msj_get_u64(pol, "rounds"),
-		       (unsigned long long)msj_get_u64(pol, "actions"));
-		if (json_object_object_get_ex(pol, "recent_actions", &acts)) {
-			size_t n = json_object_array_length(acts), from = n > 5 ? n - 5 : 0;
-
-			for (size_t i = from; i < n; i++) {
-				json_object *x = json_object_array_get_idx(acts, i);
-				const char *what = msj_get_string(x, "action");
-				bool rec = what && strcmp(what, "reclaim") == 0;
-
-				printf("  round %llu: %s %s %s: %s [%s]\n",
-				       (unsigned long long)msj_get_u64(x, "round"),
-				       msj_get_string(x, "guest"), what,
-				       cli_fmt_bytes(msj_get_u64(x, rec ? "bytes" : "target_bytes"), a,
-						     sizeof(a)),
-				       msj_get_string(x, "reason"), msj_get_string(x, "result"));
-			}
-		}
+		printf("  warning   %s\n", json_object_is_type(x, json_type_string)
+		       ? json_object_get_string(x) : "?");
 	}
 }
 
 static void print_domains(json_object *resp)
 {
-	json_object *doms = NULL, *lv = NULL;
+	json_object *doms = msj_get_array(resp, "domains"), *lv = msj_get_object(resp, "libvirt");
 
-	if (!json_object_object_get_ex(resp, "domains", &doms) || !doms)
+	if (!doms)
 		return;
-	if (json_object_object_get_ex(resp, "libvirt", &lv) && lv && msj_get_string(lv, "uri"))
-		printf("libvirt %s: %s, reconnects %llu\n", msj_get_string(lv, "uri"),
-		       json_object_get_boolean(json_object_object_get(lv, "connected"))
+	if (msj_get_string(lv, "uri"))
+		printf("libvirt %s: %s, reconnects %s\n", msj_get_string(lv, "uri"),
+		       msj_get_bool(lv, "connected") == 1
 			       ? "connected" : "DOWN (domains as last seen, policy paused)",
-		       (unsigned long long)msj_get_u64(lv, "reconnects"));
+		       txt_u64(lv, "reconnects"));
 	printf("libvirt domains: %zu\n", json_object_array_length(doms));
-	for (size_t i = 0; i < json_object_array_length(doms); i++) {
-		json_object *dm = json_object_array_get_idx(doms, i), *b = NULL, *st = NULL, *w = NULL;
-		char a[32], c[32], e[32], f[32];
-
-		json_object_object_get_ex(dm, "balloon", &b);
-		json_object_object_get_ex(dm, "stats", &st);
-		json_object_object_get_ex(dm, "warnings", &w);
-		printf("domain %s  agent %s", msj_get_string(dm, "name"), msj_get_string(dm, "agent"));
-		if (msj_get_u64(dm, "vsock_cid") != MS_UNKNOWN)
-			printf(", vsock cid %llu", (unsigned long long)msj_get_u64(dm, "vsock_cid"));
-		if (msj_get_string(dm, "channel_path"))
-			printf(", channel %s", msj_get_string(dm, "channel_path"));
-		printf("\n  balloon   %s: current %s of max %s, min_guarantee %s\n",
-		       msj_get_string(b, "model")[0] ? msj_get_string(b, "model") : "none",
-		       cli_fmt_bytes(msj_get_u64(b, "current_bytes"), a, sizeof(a)),
-		       cli_fmt_bytes(msj_get_u64(b, "max_bytes"), c, sizeof(c)),
-		       cli_fmt_bytes(msj_get_u64(b, "min_guarantee_bytes"), e, sizeof(e)));
-		if (st)
-			printf("  stats     guest free %s, usable %s, total %s, rss %s\n",
-			       cli_fmt_bytes(msj_get_u64(st, "guest_free_bytes"), a, sizeof(a)),
-			       cli_fmt_bytes(msj_get_u64(st, "guest_usable_bytes"), c, sizeof(c)),
-			       cli_fmt_bytes(msj_get_u64(st, "guest_total_bytes"), e, sizeof(e)),
-			       cli_fmt_bytes(msj_get_u64(st, "rss_bytes"), f, sizeof(f)));
-		for (size_t k = 0; w && k < json_object_array_length(w); k++)
-			printf("  warning   %s\n", json_object_get_string(json_object_array_get_idx(w, k)));
-	}
+	for (size_t i = 0; i < json_object_array_length(doms); i++)
+		print_domain(json_object_array_get_idx(doms, i));
 }
 
 static int cmd_status(const char *host)
 {
 	json_object *req = json_object_new_object(), *resp = NULL, *guests;
+	size_t n;
 	int r;
 
 	json_object_object_add(req, "cmd", json_object_new_string("status"));
@@ -632,23 +743,55 @@ static int cmd_status(const char *host)
 	if (r < 0)
 		return r;
 	r = host_error(resp);
-	if (r == 0) {
-		if (opt_json) {
-			print_json(resp);
-		} else if (json_object_object_get_ex(resp, "guests", &guests)) {
-			size_t n = json_object_array_length(guests);
-
-			printf("memshare-hostd %s, up %.1f s, %zu guest%s\n",
-			       msj_get_string(resp, "version"),
-			       (double)msj_get_u64(resp, "uptime_ms") / 1000.0, n, n == 1 ? "" : "s");
-			print_host(resp);
-			for (size_t i = 0; i < n; i++)
-				print_guest(json_object_array_get_idx(guests, i));
-			print_domains(resp);
-		}
+	guests = msj_get_array(resp, "guests");
+	if (r == 0 && !guests)
+		r = malformed("no \"guests\" list in the status");
+	if (r < 0) {
+		json_object_put(resp);
+		return r;
 	}
+	if (opt_json) {
+		print_json(resp);
+		json_object_put(resp);
+		return 0;
+	}
+	n = json_object_array_length(guests);
+	printf("memshare-hostd %s, up %s s, %zu guest%s\n", txt_str(resp, "version"),
+	       txt_ms(resp, "uptime_ms", 1000.0), n, n == 1 ? "" : "s");
+	print_host(resp);
+	for (size_t i = 0; i < n; i++)
+		print_guest(json_object_array_get_idx(guests, i));
+	print_domains(resp);
 	json_object_put(resp);
-	return r;
+	return 0;
+}
+
+/* Why a reclaim ended with @status (0: nothing to say). */
+static const char *reclaim_why(int64_t status)
+{
+	if (status == -ETIMEDOUT)
+		return "the guest did not answer in time (or missed its deadline)";
+	if (status == -EAGAIN)
+		return "the guest's kernel found less to free than asked";
+	if (status < 0 && status > -4096)
+		return strerror((int)-status);
+	return status ? "unknown error" : NULL;
+}
+
+static void print_reclaim(json_object *resp, json_object *res, int64_t status)
+{
+	json_object *methods = msj_get_array(res, "methods");
+	const char *why = reclaim_why(status);
+
+	printf("guest %s: freed %s bytes (%s: file %s, anon %s, slab %s) of %s asked, in %s ms "
+	       "via %s%s%s\n",
+	       txt_str(resp, "guest"), txt_u64(res, "freed_bytes"), txt_bytes(res, "freed_bytes"),
+	       txt_bytes(res, "freed_file_bytes"), txt_bytes(res, "freed_anon_bytes"),
+	       txt_bytes(res, "freed_slab_bytes"), txt_bytes(res, "requested_bytes"),
+	       txt_ms(res, "duration_us", 1000.0),
+	       !methods ? "?" : json_object_array_length(methods)
+		       ? json_object_to_json_string_ext(methods, JSON_C_TO_STRING_PLAIN) : "nothing",
+	       why ? "; " : "", why ? why : "");
 }
 
 static int cmd_reclaim(const char *host, int argc, char **argv)
@@ -662,6 +805,7 @@ static int cmd_reclaim(const char *host, int argc, char **argv)
 	json_object *req, *resp = NULL, *res;
 	uint32_t deadline = 0;
 	uint64_t bytes;
+	int64_t status;
 	int c, r;
 
 	optind = 0;  /* 0: full getopt re-initialisation (GNU) */
@@ -673,9 +817,14 @@ static int cmd_reclaim(const char *host, int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (argc - optind != 2 || !kinds || ms_reclaim_kinds_parse(kinds) < 0 ||
-	    cli_parse_bytes(argv[optind + 1], &bytes) < 0)
+	if (argc - optind != 2 || !kinds || ms_reclaim_kinds_parse(kinds) < 0)
 		goto usage;
+	r = cli_parse_bytes(argv[optind + 1], &bytes);
+	if (r < 0) {
+		fprintf(stderr, "memsharectl: reclaim: BYTES '%s': %s\n", argv[optind + 1],
+			cli_bytes_error(r));
+		goto usage;
+	}
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("reclaim"));
 	json_object_object_add(req, "guest", json_object_new_string(argv[optind]));
@@ -688,37 +837,19 @@ static int cmd_reclaim(const char *host, int argc, char **argv)
 	if (r < 0)
 		return r;
 	r = host_error(resp);
-	if (r == 0 && json_object_object_get_ex(resp, "result", &res)) {
-		int64_t status = json_object_get_int64(json_object_object_get(res, "status"));
-		char a[32], b[32], x[32], y[32], z[32];
-
-		if (opt_json) {
+	res = msj_get_object(resp, "result");
+	if (r == 0 && !res)
+		r = malformed("no \"result\" object in the reclaim reply");
+	else if (r == 0 && !msj_get_int64(res, "status", &status))
+		r = malformed("no integer \"status\" in the reclaim result");
+	if (r == 0) {
+		if (opt_json)
 			print_json(resp);
-		} else {
-			json_object *methods = json_object_object_get(res, "methods");
-			const char *why = status == -ETIMEDOUT
-				? "the guest did not answer in time (or missed its deadline)"
-				: status == -EAGAIN ? "the guest's kernel found less to free than asked"
-				: status ? strerror((int)-status) : NULL;
-
-			printf("guest %s: freed %llu bytes (%s: file %s, anon %s, slab %s) of %s "
-			       "asked, in %.1f ms via %s%s%s\n",
-			       msj_get_string(resp, "guest"),
-			       (unsigned long long)msj_get_u64(res, "freed_bytes"),
-			       cli_fmt_bytes(msj_get_u64(res, "freed_bytes"), b, sizeof(b)),
-			       cli_fmt_bytes(msj_get_u64(res, "freed_file_bytes"), x, sizeof(x)),
-			       cli_fmt_bytes(msj_get_u64(res, "freed_anon_bytes"), y, sizeof(y)),
-			       cli_fmt_bytes(msj_get_u64(res, "freed_slab_bytes"), z, sizeof(z)),
-			       cli_fmt_bytes(msj_get_u64(res, "requested_bytes"), a, sizeof(a)),
-			       (double)msj_get_u64(res, "duration_us") / 1000.0,
-			       methods && json_object_array_length(methods)
-				       ? json_object_to_json_string_ext(methods, JSON_C_TO_STRING_PLAIN)
-				       : "nothing",
-			       why ? "; " : "", why ? why : "");
-		}
+		else
+			print_reclaim(resp, res, status);
 		/* Less than asked (-EAGAIN) is an answer, not a failure. */
 		if (status && status != -EAGAIN)
-			r = (int)status;
+			r = status < 0 && status > -4096 ? (int)status : -EIO;
 	}
 	json_object_put(resp);
 	return r;

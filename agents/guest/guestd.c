@@ -243,19 +243,21 @@ int main(int argc, char **argv)
 		.reclaim_memcg = memcg, .mglru_aging_ms = aging_ms, .event_fn = on_event,
 		.host_cid = host_cid, .host_unix_peer = host_peer, .host_unix_uid = host_uid,
 		.reclaim_floor_bytes = floor_bytes);
+	/* Signals first: a SIGTERM while the socket is being made waits for a
+	 * clean stop. */
+	sfd = cli_signalfd();
+	if (sfd < 0) {
+		fprintf(stderr, "memshare-guestd: signalfd: %s\n", strerror(-sfd));
+		ms_ctx_free(ctx);
+		return 1;
+	}
 	r = ms_guest_new(&guest, &gopts);
 	if (r < 0) {
 		/* -EINVAL: an option the library refused (its log says which). */
 		fprintf(stderr, "memshare-guestd: %s\n", strerror(-r));
+		close(sfd);
 		ms_ctx_free(ctx);
 		return r == -EINVAL ? 2 : 1;
-	}
-	sfd = cli_signalfd();
-	if (sfd < 0) {
-		fprintf(stderr, "memshare-guestd: signalfd: %s\n", strerror(-sfd));
-		ms_guest_free(guest);
-		ms_ctx_free(ctx);
-		return 1;
 	}
 	fprintf(stderr, "memshare-guestd %s: %s %s\n", ms_version(),
 		connect ? "connecting to" : "listening on", connect ? connect : listen);

@@ -644,6 +644,15 @@ int main(int argc, char **argv)
 		return r == 1 ? 0 : 2;
 	}
 	conf_finish(&d.conf);
+	/* Signals first: a SIGTERM that comes while the sockets are being made
+	 * (libvirt can take a while) waits in the signalfd for a clean stop,
+	 * rather than killing hostd with its sockets left behind. */
+	sfd = cli_signalfd();
+	if (sfd < 0) {
+		fprintf(stderr, "memshare-hostd: signalfd: %s\n", strerror(-sfd));
+		conf_release(&d.conf);
+		return 1;
+	}
 	d.policy = ms_policy_find(d.conf.policy ? d.conf.policy : "memshare");
 	d.recent_actions = json_object_new_array();
 
@@ -729,11 +738,6 @@ int main(int argc, char **argv)
 #endif
 	}
 	pressure_open(&d.pressure, d.ctx);
-	sfd = cli_signalfd();
-	if (sfd < 0) {
-		r = sfd;
-		goto out;
-	}
 	if ((r = loop_add_fd(d.loop, ms_host_get_fd(d.host), on_host_fd, &d)) < 0 ||
 	    (r = loop_add_fd(d.loop, control_get_fd(d.ctl), on_control_fd, &d)) < 0 ||
 	    (r = loop_add_fd(d.loop, sfd, on_signal_fd, &d)) < 0 ||

@@ -73,9 +73,11 @@ struct ms_sim_result {
 };
 
 /*
- * ms_sim_run - replay @opts->trace_path against @opts->policy.
+ * ms_sim_run - replay @opts->trace_path against @opts->policy.  A trace
+ * whose last record is cut short (ms_trace_next() -ENODATA) is replayed up
+ * to the cut, silently: read it with ms_trace_next() first to warn.
  * Returns 0, the errors of ms_trace_open(), -EBADMSG (a corrupt trace),
- * -ENODATA (no guest reports in it), -EINVAL, -ENOMEM.
+ * -EIO (a read error), -ENODATA (no guest reports in it), -EINVAL, -ENOMEM.
  */
 int ms_sim_run(const struct ms_sim_opts *opts, struct ms_sim_result *out);
 

@@ -61,11 +61,28 @@ struct ms_trace;
 int ms_trace_open(struct ms_trace **out, const char *path);
 
 /*
- * ms_trace_next - the next record: 1 (in *rec), 0 at the end, -EBADMSG if
- * the file is corrupt or truncated mid-record (a record whose frame does
- * not decode is returned with msg OTHER, not an error).
+ * ms_trace_next - the next record.  Returns 1 (the record in *@rec), 0 at
+ * the end of the file, or:
+ *  -ENODATA  the file ends inside a record: a truncated tail, as a recorder
+ *            killed mid-write leaves (it writes and flushes one record at a
+ *            time).  Every record before it was complete; a reader may use
+ *            them and warn.
+ *  -EBADMSG  corruption: a record header no writer makes (a direction other
+ *            than 1..3, a length over the largest frame).
+ *  -EIO      a read error; -ENOMEM; -EINVAL (@trace or @rec NULL).
+ * ms_trace_offset() says where.  After -ENODATA, -EBADMSG or -EIO every
+ * later call returns the same error.  A record whose frame does not decode
+ * is returned with msg OTHER, not an error.
  */
 int ms_trace_next(struct ms_trace *trace, struct ms_trace_record *rec);
+
+/*
+ * ms_trace_offset - byte offset in the file of the record ms_trace_next()
+ * last returned, or of the one it failed on (for -ENODATA: the size of the
+ * complete part of the file).  24 (the header) before the first call; 0 for
+ * a NULL @trace.
+ */
+uint64_t ms_trace_offset(const struct ms_trace *trace);
 
 /* Recording start, us since the epoch. */
 uint64_t ms_trace_start_us(const struct ms_trace *trace);

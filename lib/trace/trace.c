@@ -119,6 +119,9 @@ void ms_trace_writer_close(struct ms_trace_writer *w)
 struct ms_trace {
 	FILE *f;
 	uint64_t start_us;
+	uint64_t next_off;        /* file offset of the next record */
+	uint64_t rec_off;         /* of the last one returned, or that failed */
+	int err;                  /* the error ms_trace_next() keeps returning */
 	uint8_t *buf;
 	size_t cap;
 	struct ms_msg msg;
@@ -149,6 +152,7 @@ MS_EXPORT int ms_trace_open(struct ms_trace **out, const char *path)
 		return -EBADMSG;
 	}
 	t->start_us = get_be64(h + 16);
+	t->next_off = t->rec_off = TRACE_HEADER_BYTES;
 	*out = t;
 	return 0;
 }
@@ -156,6 +160,24 @@ MS_EXPORT int ms_trace_open(struct ms_trace **out, const char *path)
 MS_EXPORT uint64_t ms_trace_start_us(const struct ms_trace *t)
 {
 	return t ? t->start_us : 0;
+}
+
+MS_EXPORT uint64_t ms_trace_offset(const struct ms_trace *t)
+{
+	return t ? t->rec_off : 0;
+}
+
+/* Stop reading @t for good with @err (returned by every later call). */
+static int trace_fail(struct ms_trace *t, int err)
+{
+	t->err = err;
+	return err;
+}
+
+/* Why fread() came up short: a read error, or the end of the file. */
+static int short_read(struct ms_trace *t)
+{
+	return trace_fail(t, ferror(t->f) ? -EIO : -ENODATA);
 }
 
 MS_EXPORT int ms_trace_next(struct ms_trace *t, struct ms_trace_record *rec)
@@ -169,15 +191,19 @@ MS_EXPORT int ms_trace_next(struct ms_trace *t, struct ms_trace_record *rec)
 		return -EINVAL;
 	ms_msg_clear(&t->msg);
 	memset(rec, 0, sizeof(*rec));
+	if (t->err)
+		return t->err;
+	t->rec_off = t->next_off;
 	n = fread(h, 1, sizeof(h), t->f);
-	if (n == 0 && feof(t->f))
+	if (n == 0 && !ferror(t->f))
 		return 0;
 	if (n != sizeof(h))
-		return -EBADMSG;
+		return short_read(t);
 	len = get_be32(h + 20);
 	dir = get_be32(h + 16);
+	/* What no writer makes, even one killed mid-record: corruption. */
 	if (len > TRACE_RECORD_MAX_BYTES || dir < MS_TRACE_FROM_GUEST || dir > MS_TRACE_GUEST_GONE)
-		return -EBADMSG;
+		return trace_fail(t, -EBADMSG);
 	if (len > t->cap) {
 		uint8_t *nb = realloc(t->buf, len);
 
@@ -187,7 +213,8 @@ MS_EXPORT int ms_trace_next(struct ms_trace *t, struct ms_trace_record *rec)
 		t->cap = len;
 	}
 	if (len && fread(t->buf, len, 1, t->f) != 1)
-		return -EBADMSG;
+		return short_read(t);
+	t->next_off += TRACE_RECORD_HEADER_BYTES + (uint64_t)len;
 	rec->t_us = get_be64(h);
 	rec->guest_id = get_be64(h + 8);
 	rec->dir = (enum ms_trace_dir)dir;

@@ -15,6 +15,7 @@ import pytest
 HOSTD = os.environ.get("MEMSHARE_HOSTD", "memshare-hostd")
 GUESTD = os.environ.get("MEMSHARE_GUESTD", "memshare-guestd")
 CTL = os.environ.get("MEMSHARECTL", "memsharectl")
+SIM = os.environ.get("MEMSHARE_SIM", "memshare-sim")
 FIXTURES = os.environ.get("MEMSHARE_FIXTURES", os.path.join(os.path.dirname(__file__), "..", "fixtures"))
 GUEST_61 = os.path.join(FIXTURES, "linux-6.1-guest")
 HOST_618 = os.path.join(FIXTURES, "linux-6.18-host")

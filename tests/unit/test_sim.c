@@ -887,13 +887,23 @@ START_TEST(sim_bad_args)
 	tu_put_str(dir, "text.trace", "this is not a memshare trace, just some text\n");
 	ck_assert_int_eq(run_opts("static", tpath("text.trace"), 0, 0, &r), -EBADMSG);
 	{
+		struct ms_sim_result whole = run("static", cold, 0, 0);
 		size_t len;
 		char *buf = tu_read_file(NULL, cold, &len);
 
+		/* Cut in its last record (a recorder killed mid-write): replayed
+		 * up to the cut. */
 		tu_put_file(dir, "cut.trace", buf, len - 7);
+		ck_assert_int_eq(run_opts("static", tpath("cut.trace"), 0, 0, &r), 0);
+		ck_assert_uint_eq(r.guests, whole.guests);
+		ck_assert(r.duration_s > 0 && r.duration_s <= whole.duration_s);
+		/* Corrupt in the middle (the direction of the record after the
+		 * header's): not replayed. */
+		buf[24 + 16] = 9;
+		tu_put_file(dir, "corrupt.trace", buf, len);
 		free(buf);
 		memcpy(&r, &untouched, sizeof(r));
-		ck_assert_int_eq(run_opts("static", tpath("cut.trace"), 0, 0, &r), -EBADMSG);
+		ck_assert_int_eq(run_opts("static", tpath("corrupt.trace"), 0, 0, &r), -EBADMSG);
 		ck_assert_mem_eq(&r, &untouched, sizeof(r));
 	}
 	free(cold);

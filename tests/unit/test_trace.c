@@ -2,7 +2,8 @@
 /*
  * trace/: recordings written with the internal writer (trace-writer.h) and
  * read back field by field; files that are not traces, from another
- * version, truncated or lying about their lengths; and a real recording of
+ * version, truncated anywhere (-ENODATA) or corrupt (-EBADMSG), with the
+ * offsets ms_trace_offset() gives; and a real recording of
  * a host and a guest (measuring the linux-6.1-guest capture) talking over
  * a unix socket in one thread.
  */
@@ -509,79 +510,165 @@ static struct ms_trace *open_with_tail(const char *name, const void *tail, size_
 	return t;
 }
 
+/* The next record of @t fails with @err at byte offset @off, for good. */
+static void next_fails(struct ms_trace *t, int err, uint64_t off)
+{
+	struct ms_trace_record rec;
+
+	ck_assert_int_eq(ms_trace_next(t, &rec), err);
+	ck_assert_uint_eq(ms_trace_offset(t), off);
+	ck_assert_int_eq(ms_trace_next(t, &rec), err);
+	ck_assert_uint_eq(ms_trace_offset(t), off);
+}
+
 START_TEST(bad_records)
 {
 	struct ms_trace_record rec;
 	struct ms_trace *t;
 	uint8_t r[40];
 
-	/* Cut inside a record header. */
+	/* Truncated tails (-ENODATA), at the record after the good one (50).
+	 * Cut inside a record header. */
 	record_hdr(r, 6, 1, MS_TRACE_GUEST_GONE, 4);
 	t = open_with_tail("cut-header", r, 10);
-	ck_assert_int_eq(ms_trace_next(t, &rec), -EBADMSG);
+	ck_assert_uint_eq(ms_trace_offset(t), 24);
+	next_fails(t, -ENODATA, 50);
 	ms_trace_close(t);
-	/* Cut inside the payload. */
+	t = open_with_tail("cut-header-1", r, 23);
+	next_fails(t, -ENODATA, 50);
+	ms_trace_close(t);
+	/* Cut inside the payload, or before it. */
 	memcpy(r + 24, "ab", 2);
 	t = open_with_tail("cut-payload", r, 26);
-	ck_assert_int_eq(ms_trace_next(t, &rec), -EBADMSG);
+	next_fails(t, -ENODATA, 50);
+	ms_trace_close(t);
+	t = open_with_tail("cut-no-payload", r, 24);
+	next_fails(t, -ENODATA, 50);
 	ms_trace_close(t);
 	/* Complete: read. */
 	memcpy(r + 24, "abcd", 4);
 	t = open_with_tail("complete", r, 28);
 	ck_assert_int_eq(ms_trace_next(t, &rec), 1);
 	ck_assert_str_eq(rec.text, "abcd");
+	ck_assert_uint_eq(ms_trace_offset(t), 50);
 	ck_assert_int_eq(ms_trace_next(t, &rec), 0);
+	ck_assert_uint_eq(ms_trace_offset(t), 78);
 	ms_trace_close(t);
-	/* A length beyond the largest frame, or the largest with nothing there. */
+	/* The largest record with nothing there: cut too. */
+	record_hdr(r, 6, 1, MS_TRACE_FROM_GUEST, MS_FRAME_HARD_MAX_BYTES);
+	t = open_with_tail("max-missing", r, 24);
+	next_fails(t, -ENODATA, 50);
+	ms_trace_close(t);
+
+	/* Corruption (-EBADMSG): a length beyond the largest frame. */
 	record_hdr(r, 6, 1, MS_TRACE_FROM_GUEST, MS_FRAME_HARD_MAX_BYTES + 1);
 	t = open_with_tail("oversized", r, 24);
-	ck_assert_int_eq(ms_trace_next(t, &rec), -EBADMSG);
+	next_fails(t, -EBADMSG, 50);
 	ms_trace_close(t);
 	record_hdr(r, 6, 1, MS_TRACE_FROM_GUEST, UINT32_MAX);
 	t = open_with_tail("huge", r, 24);
-	ck_assert_int_eq(ms_trace_next(t, &rec), -EBADMSG);
+	next_fails(t, -EBADMSG, 50);
 	ms_trace_close(t);
-	record_hdr(r, 6, 1, MS_TRACE_FROM_GUEST, MS_FRAME_HARD_MAX_BYTES);
-	t = open_with_tail("max-missing", r, 24);
-	ck_assert_int_eq(ms_trace_next(t, &rec), -EBADMSG);
-	ms_trace_close(t);
-	/* Unknown directions. */
+	/* Unknown directions, even in a header with nothing after it. */
 	record_hdr(r, 6, 1, 0, 0);
 	t = open_with_tail("dir0", r, 24);
-	ck_assert_int_eq(ms_trace_next(t, &rec), -EBADMSG);
+	next_fails(t, -EBADMSG, 50);
 	ms_trace_close(t);
-	record_hdr(r, 6, 1, 4, 0);
+	record_hdr(r, 6, 1, 4, 2);
 	t = open_with_tail("dir4", r, 24);
-	ck_assert_int_eq(ms_trace_next(t, &rec), -EBADMSG);
+	next_fails(t, -EBADMSG, 50);
 	ms_trace_close(t);
+	ck_assert_uint_eq(ms_trace_offset(NULL), 0);
 }
 END_TEST
 
-/* A real recording cut in its last record: the good ones, then -EBADMSG. */
-START_TEST(truncated_recording)
+/* The reference recording at @path: its bytes, and each record's offset. */
+static char *reference_offsets(const char *path, size_t *len, uint64_t off[NREF + 1])
 {
-	const char *path = tpath("ref.trace");
 	struct ms_trace_record rec;
 	struct ms_trace *t;
 	uint64_t lo, hi;
-	struct stat st;
-	char *buf;
-	size_t len;
-	int i = 0, r;
+	int i = 0;
 
 	write_reference(path, &lo, &hi);
-	buf = tu_read_file(NULL, path, &len);
-	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_uint_eq(len, (size_t)st.st_size);
-	/* The last record is GUEST_GONE "" (24 bytes); cut 10 into the one
-	 * before, the 255+-character reason. */
-	tu_put_file(dir, "cut.trace", buf, len - 24 - 10);
-	ck_assert_int_eq(ms_trace_open(&t, tpath("cut.trace")), 0);
-	while ((r = ms_trace_next(t, &rec)) == 1)
-		check_reference_record(i++, &rec);
-	ck_assert_int_eq(r, -EBADMSG);
-	ck_assert_int_eq(i, NREF - 2);
+	ck_assert_int_eq(ms_trace_open(&t, path), 0);
+	while (ms_trace_next(t, &rec) == 1)
+		off[i++] = ms_trace_offset(t);
+	ck_assert_int_eq(i, NREF);
+	ms_trace_next(t, &rec);
+	off[NREF] = ms_trace_offset(t);         /* the end: where a next one would be */
 	ms_trace_close(t);
+	return tu_read_file(NULL, path, len);
+}
+
+/* A real recording cut anywhere: the complete records, then -ENODATA at the
+ * cut one (or the plain end, cut between records). */
+START_TEST(truncated_recording)
+{
+	uint64_t off[NREF + 1];
+	size_t len;
+	char *buf = reference_offsets(tpath("ref.trace"), &len, off);
+
+	ck_assert_uint_eq(off[0], 24);
+	ck_assert_uint_eq(off[NREF], len);
+	for (size_t cut = 24; cut < len; cut++) {
+		struct ms_trace_record rec;
+		struct ms_trace *t;
+		int i = 0, r;
+
+		tu_put_file(dir, "cut.trace", buf, cut);
+		ck_assert_int_eq(ms_trace_open(&t, tpath("cut.trace")), 0);
+		while ((r = ms_trace_next(t, &rec)) == 1)
+			check_reference_record(i++, &rec);
+		/* Records [0, i) are whole: the cut is at or after the end of
+		 * the last, before the end of the next. */
+		ck_assert_uint_ge(cut, off[i]);
+		ck_assert_uint_lt(cut, off[i + 1]);
+		if (cut == off[i]) {
+			ck_assert_int_eq(r, 0);
+		} else {
+			ck_assert_msg(r == -ENODATA, "cut at %zu: %d", cut, r);
+			ck_assert_uint_eq(ms_trace_offset(t), off[i]);
+			next_fails(t, -ENODATA, off[i]);
+		}
+		ms_trace_close(t);
+	}
+	free(buf);
+}
+END_TEST
+
+/* A real recording corrupt in the middle: the records before, then
+ * -EBADMSG naming the bad one's offset, for good. */
+START_TEST(corrupt_recording)
+{
+	uint64_t off[NREF + 1];
+	size_t len;
+	char *buf = reference_offsets(tpath("ref.trace"), &len, off);
+
+	for (int k = 1; k < NREF - 1; k++) {
+		for (int how = 0; how < 2; how++) {
+			struct ms_trace_record rec;
+			struct ms_trace *t;
+			char *bad = malloc(len);
+			int i = 0, r;
+
+			ck_assert_ptr_nonnull(bad);
+			memcpy(bad, buf, len);
+			if (how == 0)           /* a direction no writer makes */
+				put_be32((uint8_t *)bad + off[k] + 16, 7);
+			else                    /* a length over the largest frame */
+				put_be32((uint8_t *)bad + off[k] + 20, MS_FRAME_HARD_MAX_BYTES + 1);
+			tu_put_file(dir, "bad.trace", bad, len);
+			free(bad);
+			ck_assert_int_eq(ms_trace_open(&t, tpath("bad.trace")), 0);
+			while ((r = ms_trace_next(t, &rec)) == 1)
+				check_reference_record(i++, &rec);
+			ck_assert_int_eq(r, -EBADMSG);
+			ck_assert_int_eq(i, k);
+			next_fails(t, -EBADMSG, off[k]);
+			ms_trace_close(t);
+		}
+	}
 	free(buf);
 }
 END_TEST
@@ -770,6 +857,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, bad_headers);
 	tcase_add_test(tc, bad_records);
 	tcase_add_test(tc, truncated_recording);
+	tcase_add_test(tc, corrupt_recording);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("host");
