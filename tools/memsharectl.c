@@ -787,7 +787,10 @@ static void print_reclaim(json_object *resp, json_object *res, int64_t status)
 	       "via %s%s%s\n",
 	       txt_str(resp, "guest"), txt_u64(res, "freed_bytes"), txt_bytes(res, "freed_bytes"),
 	       txt_bytes(res, "freed_file_bytes"), txt_bytes(res, "freed_anon_bytes"),
-	       txt_bytes(res, "freed_slab_bytes"), txt_bytes(res, "requested_bytes"),
+	       txt_bytes(res, "freed_slab_bytes"),
+	       /* hostd's own figure; older hostds only relay the guest's */
+	       msj_get_u64(resp, "asked_bytes") != MS_UNKNOWN ? txt_bytes(resp, "asked_bytes")
+							       : txt_bytes(res, "requested_bytes"),
 	       txt_ms(res, "duration_us", 1000.0),
 	       !methods ? "?" : json_object_array_length(methods)
 		       ? json_object_to_json_string_ext(methods, JSON_C_TO_STRING_PLAIN) : "nothing",

@@ -136,6 +136,8 @@ static void on_reply(struct hostd *d, const struct ms_host_event *ev)
 			json_object_object_add(o, "request_id", json_object_new_uint64(ev->reply->id));
 			json_object_object_add(o, "round_trip_us",
 					       json_object_new_uint64(hostd_now_us() - p->sent_us));
+			/* Ours: result.requested_bytes is only the guest's word. */
+			json_object_object_add(o, "asked_bytes", json_object_new_uint64(p->asked_bytes));
 			json_object_object_add(o, "result", json_object_get(res));
 			control_reply(d->ctl, p->client_id, o);
 			pending_remove(d, p);
@@ -337,6 +339,7 @@ static void cmd_reclaim(struct hostd *d, uint64_t client, json_object *req)
 	p->guest_id = (uint64_t)gid;
 	p->client_id = client;
 	p->sent_us = sent_us;
+	p->asked_bytes = rr.bytes;
 	p->next = d->pending;
 	d->pending = p;
 }

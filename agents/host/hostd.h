@@ -37,6 +37,7 @@ struct pending_reclaim {
 	uint64_t guest_id;
 	uint64_t client_id;
 	uint64_t sent_us;
+	uint64_t asked_bytes;         /* what hostd asked, not what the guest says */
 };
 
 /* The policy's memory of one guest, kept across rounds (key: the libvirt

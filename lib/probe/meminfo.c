@@ -118,9 +118,18 @@ MS_EXPORT int ms_meminfo_parse(struct ms_ctx *ctx, const char *buf, size_t len, 
 			}
 		}
 		for (size_t i = 0; i < MS_ARRAY_SIZE(meminfo_keys); i++) {
+			uint64_t *field = (uint64_t *)((char *)&mi + meminfo_keys[i].off);
+
 			if (!ms_token_eq(p, (size_t)(colon - p), meminfo_keys[i].key))
 				continue;
-			if (ms_mul_u64(v, mult, (uint64_t *)((char *)&mi + meminfo_keys[i].off)) < 0)
+			/* The kernel writes each key once: a second one means
+			 * a damaged file, not a value to pick from. */
+			if (*field != MS_UNKNOWN) {
+				ms_err(ctx, "meminfo: line %u: %s a second time", it.lineno,
+				       meminfo_keys[i].key);
+				return -EBADMSG;
+			}
+			if (ms_mul_u64(v, mult, field) < 0)
 				goto range;
 			break;
 		}

@@ -83,6 +83,7 @@ def test_reclaim_slab_frees_measured_bytes(agents):
     assert r["freed_slab_bytes"] > 1 << 20   # 20000 dentries + inodes
     assert r["freed_bytes"] == r["freed_slab_bytes"]
     assert r["requested_bytes"] == 1 << 30
+    assert res["asked_bytes"] == 1 << 30      # hostd's own figure, not the guest's
     # The guest reports again right after reclaiming, and status keeps the result.
     g = wait_for(lambda: (lambda g: g if g["last_reclaim"] else None)(agents.guest("live")))
     assert g["last_reclaim"]["freed_slab_bytes"] == r["freed_slab_bytes"]

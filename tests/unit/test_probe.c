@@ -682,6 +682,10 @@ START_TEST(meminfo_parse_bad)
 		{ ": 10 kB\nMemTotal: 10 kB\n", -1, -EBADMSG },
 		/* a bad line after a good MemTotal still fails */
 		{ "MemTotal: 10 kB\nMemFree: x kB\n", -1, -EBADMSG },
+		/* a key twice: which one would be true? */
+		{ "MemTotal: 10 kB\nMemTotal: 99 kB\n", -1, -EBADMSG },
+		{ "MemTotal: 10 kB\nSReclaimable: 1 kB\nSReclaimable: 1 kB\n", -1, -EBADMSG },
+		{ "Node 0 MemTotal: 10 kB\nNode 0 MemTotal: 10 kB\n", 0, -EBADMSG },
 		/* huge values: kB that overflow 64 bits in bytes, or digits beyond 64 bits */
 		{ "MemTotal: 18014398509481984 kB\n", -1, -ERANGE },
 		{ "MemTotal: 10 kB\nSReclaimable: 99999999999999999 kB\n", -1, -ERANGE },
