@@ -128,8 +128,7 @@ struct ms_meminfo {
  * ms_meminfo_read - read /proc/meminfo.
  * Returns 0; -ENOENT (no /proc/meminfo under the sysroot); -EBADMSG
  * (malformed line, a known key twice, or MemTotal missing); -ERANGE (a
- * value overflows 64 bits
- * in bytes); other negative errnos from open/read.
+ * value overflows 64 bits in bytes); other negative errnos from open/read.
  */
 int ms_meminfo_read(struct ms_ctx *ctx, struct ms_meminfo *out);
 
