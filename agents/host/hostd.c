@@ -418,8 +418,9 @@ static void usage(FILE *f)
 		"  -l, --listen ENDPOINT      where guests connect: vsock:-1:PORT, unix:/path or\n"
 		"                             hvsock:/path/vm.vsock:PORT (repeatable)\n"
 		"  -C, --connect ENDPOINT     a guest hostd reaches itself: serial:/path (QEMU\n"
-		"                             chardev socket of a virtio-serial port) or\n"
-		"                             hvsock:/path/vm.vsock:PORT (repeatable)\n"
+		"                             chardev socket of a virtio-serial port),\n"
+		"                             hvsock:/path/vm.vsock:PORT, or unix:/path or\n"
+		"                             vsock:CID:PORT of a listening agent (repeatable)\n"
 		"  -c, --control unix:PATH    control socket for memsharectl (mode 0600)\n"
 		"  -i, --report-interval-ms N report interval asked of guests (default: theirs)\n"
 		"  -b, --bins MS,MS,...       LRU age bin edges asked of guests\n"
@@ -757,6 +758,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s %s", i ? "," : "", d.conf.listen[i]);
 	for (int i = 0; i < d.conf.nr_connect; i++)
 		fprintf(stderr, "%s %s", i || d.conf.nr_listen ? "," : "", d.conf.connect[i]);
+	if (!d.conf.nr_listen && !d.conf.nr_connect)
+		fprintf(stderr, " the libvirt domains' channels");
 	fprintf(stderr, "; control on %s; policy %s%s%s\n", d.conf.control, d.policy->name,
 		d.conf.dry_run ? " (dry run)" : "", d.conf.libvirt ? "; libvirt" : "");
 
