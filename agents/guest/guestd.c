@@ -147,7 +147,7 @@ int main(int argc, char **argv)
 			name = optarg;
 			break;
 		case 'i':
-			if (cli_parse_u32(optarg, &interval_ms) < 0 || interval_ms < 10) {
+			if (cli_parse_u32(optarg, &interval_ms) < 0 || interval_ms < MS_REPORT_INTERVAL_MIN_MS) {
 				fprintf(stderr, "memshare-guestd: --interval-ms wants a number >= 10, "
 					"got '%s'\n", optarg);
 				return 2;

@@ -131,7 +131,7 @@ int conf_set(struct hostd_conf *c, const char *section, const char *key, const c
 		if (strcmp(key, "connect") == 0)
 			return add_str(c->connect, &c->nr_connect, CONF_MAX_CONNECT, v);
 		if (strcmp(key, "keepalive_ms") == 0)
-			return parse_ms(v, &c->keepalive_ms, 100);
+			return parse_ms(v, &c->keepalive_ms, MS_KEEPALIVE_MIN_MS);
 		if (strcmp(key, "frame_timeout_ms") == 0)
 			return parse_ms(v, &c->frame_timeout_ms, 100);
 		if (strcmp(key, "hello_timeout_ms") == 0)
@@ -167,7 +167,7 @@ int conf_set(struct hostd_conf *c, const char *section, const char *key, const c
 			return set_str(&c->record, v);
 		if (strcmp(key, "report_interval_ms") == 0)
 			return cli_parse_u32(v, &c->report_interval_ms) < 0 ||
-			       c->report_interval_ms < 10 ? -EINVAL : 0;
+			       c->report_interval_ms < MS_REPORT_INTERVAL_MIN_MS ? -EINVAL : 0;
 		if (strcmp(key, "reclaim_timeout_ms") == 0)
 			return cli_parse_u32(v, &c->reclaim_timeout_ms) < 0 ||
 			       c->reclaim_timeout_ms < 100 ? -EINVAL : 0;

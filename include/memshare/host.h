@@ -69,7 +69,9 @@ enum ms_host_drop {
 	MS_DROP__COUNT
 };
 
-/* "closed", "protocol", "oversize", ... */
+/* ms_host_drop_name - the snake_case name of @reason ("closed",
+ * "protocol", "oversize", "hello_timeout", ...; the JSON keys of hostd's
+ * status), static storage; "unknown" for a value out of range. */
 const char *ms_host_drop_name(enum ms_host_drop reason);
 
 /* Why a Report was rejected (answered with Error, counted, not kept). */
@@ -84,7 +86,9 @@ enum ms_report_reject {
 	MS_REJECT__COUNT
 };
 
-/* "memtotal", "meminfo", "time", "bins", "age", "lru_bytes", "node". */
+/* ms_report_reject_name - "memtotal", "meminfo", "time", "bins", "age",
+ * "lru_bytes" or "node" for @reason, static storage; "unknown" for a value
+ * out of range. */
 const char *ms_report_reject_name(enum ms_report_reject reason);
 
 struct ms_host_opts {
@@ -204,21 +208,23 @@ struct ms_guest_info {
 	uint64_t reconnects;
 };
 
-/* The host's own counters since ms_host_new(). */
+/* The host's own counters since ms_host_new(), all guests together; all
+ * counts (no units). */
 struct ms_host_stats {
 	uint64_t accepted;           /* connections accepted or made */
 	uint64_t refused_full;       /* max_guests reached */
 	uint64_t refused_peer;       /* unix peer not allowed */
-	uint64_t dropped[MS_DROP__COUNT];
-	uint64_t reports;
-	uint64_t reports_rate_dropped;
-	uint64_t reports_invalid;
-	uint64_t reports_rejected[MS_REJECT__COUNT];
+	uint64_t dropped[MS_DROP__COUNT]; /* connections closed, by reason */
+	uint64_t reports;            /* Reports accepted */
+	uint64_t reports_rate_dropped; /* over max_reports_per_s, not read */
+	uint64_t reports_invalid;    /* answered with Error, not used ... */
+	uint64_t reports_rejected[MS_REJECT__COUNT]; /* ... by reason */
 	uint32_t links;              /* ms_host_connect() endpoints */
 	uint32_t links_up;           /* ... with a connection now */
 };
 
-/* ms_host_get_stats - 0, or -EINVAL. */
+/* ms_host_get_stats - copy the host's counters (struct ms_host_stats) into
+ * @out.  Returns 0, or -EINVAL (@host or @out NULL). */
 int ms_host_get_stats(struct ms_host *host, struct ms_host_stats *out);
 
 /*

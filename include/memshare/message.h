@@ -59,11 +59,18 @@ struct ms_hello {
 	uint64_t mem_total_bytes;             /* /proc/meminfo MemTotal */
 };
 
+/* The shortest report interval and keepalive a host may ask for (Welcome,
+ * Config), ms: a guest reads its /proc and /sys files for every Report, and
+ * the peers ping each other every keepalive.  Shorter is a protocol error. */
+#define MS_REPORT_INTERVAL_MIN_MS 10
+#define MS_KEEPALIVE_MIN_MS 100
+
 /* Host -> guest, answer to Hello. */
 struct ms_welcome {
 	uint32_t proto_version;               /* chosen version */
 	uint64_t capabilities;                /* host's MS_CAP_* */
-	uint32_t report_interval_ms;          /* 0: the guest's own setting */
+	uint32_t report_interval_ms;          /* 0: the guest's own setting;
+					       * else >= MS_REPORT_INTERVAL_MIN_MS */
 	uint32_t nr_bin_edges;                /* 0: the guest's default */
 	uint64_t bin_edges_ms[MS_LRU_MAX_BINS - 1];
 };
@@ -89,7 +96,8 @@ struct ms_config {
 	uint64_t bin_edges_ms[MS_LRU_MAX_BINS - 1];
 	bool has_psi_trigger;
 	struct ms_psi_trigger_spec psi_trigger; /* report at once when it fires */
-	uint32_t keepalive_ms;                /* ping after this much silence; 0 never */
+	uint32_t keepalive_ms;                /* ping after this much silence; 0 never;
+					       * else >= MS_KEEPALIVE_MIN_MS */
 };
 
 /* Guest -> host, every report interval. */

@@ -73,11 +73,6 @@ static void u64s_from_pb(const ProtobufCMessage *pb, uint64_t *vals, size_t n)
 	}
 }
 
-/* The shortest report interval a host may set (Welcome, Config): a guest
- * reads its /proc and /sys files for every Report. */
-#define MIN_REPORT_INTERVAL_MS 10
-/* The shortest keepalive (Config): the peers ping each other that often. */
-#define MIN_KEEPALIVE_MS 100
 
 #define U64S(s) ((uint64_t *)(s)), (sizeof(*(s)) / sizeof(uint64_t))
 #define CU64S(s) ((const uint64_t *)(s)), (sizeof(*(s)) / sizeof(uint64_t))
@@ -657,9 +652,9 @@ int ms_msg_decode(const uint8_t *payload, size_t len, struct ms_msg *out, char *
 		w->proto_version = p->proto_version;
 		w->capabilities = p->has_capabilities ? p->capabilities : 0;
 		w->report_interval_ms = p->has_report_interval_ms ? p->report_interval_ms : 0;
-		if (w->report_interval_ms && w->report_interval_ms < MIN_REPORT_INTERVAL_MS)
+		if (w->report_interval_ms && w->report_interval_ms < MS_REPORT_INTERVAL_MIN_MS)
 			r = bad(why, ws, "Welcome report interval under %d ms",
-				MIN_REPORT_INTERVAL_MS);
+				MS_REPORT_INTERVAL_MIN_MS);
 		break;
 	}
 	case MEMSHARE__ENVELOPE__BODY_CONFIG: {
@@ -674,13 +669,13 @@ int ms_msg_decode(const uint8_t *payload, size_t len, struct ms_msg *out, char *
 		c->nr_bin_edges = (uint32_t)p->n_bin_edges_ms;
 		c->report_interval_ms = p->has_report_interval_ms ? p->report_interval_ms : 0;
 		c->keepalive_ms = p->has_keepalive_ms ? p->keepalive_ms : 0;
-		if (c->report_interval_ms && c->report_interval_ms < MIN_REPORT_INTERVAL_MS) {
+		if (c->report_interval_ms && c->report_interval_ms < MS_REPORT_INTERVAL_MIN_MS) {
 			r = bad(why, ws, "Config report interval under %d ms",
-				MIN_REPORT_INTERVAL_MS);
+				MS_REPORT_INTERVAL_MIN_MS);
 			break;
 		}
-		if (c->keepalive_ms && c->keepalive_ms < MIN_KEEPALIVE_MS) {
-			r = bad(why, ws, "Config keepalive under %d ms", MIN_KEEPALIVE_MS);
+		if (c->keepalive_ms && c->keepalive_ms < MS_KEEPALIVE_MIN_MS) {
+			r = bad(why, ws, "Config keepalive under %d ms", MS_KEEPALIVE_MIN_MS);
 			break;
 		}
 		if (p->psi_trigger) {

@@ -1233,9 +1233,9 @@ MS_EXPORT int ms_host_new(struct ms_host **out, const struct ms_host_opts *opts)
 	nedges = MS_OPTS_GET(opts, ms_host_opts, nr_bin_edges, 0);
 	if (h->max_frame < 64 || h->max_frame > MS_FRAME_HARD_MAX_BYTES ||
 	    (h->report_interval_ms &&
-	     (h->report_interval_ms < 10 ||
+	     (h->report_interval_ms < MS_REPORT_INTERVAL_MIN_MS ||
 	      (uint64_t)h->report_interval_ms * h->max_reports_per_s < 1000)) ||
-	    h->keepalive_ms < 100 ||
+	    h->keepalive_ms < MS_KEEPALIVE_MIN_MS ||
 	    (edges && nedges > MS_LRU_MAX_BINS - 1) || h->unix_peer > MS_UNIX_PEER_UID ||
 	    (trig && (trig->kind > MS_PSI_KIND_FULL || trig->window_us < 500000 ||
 		      trig->window_us > 10000000 || !trig->stall_us ||

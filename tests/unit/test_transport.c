@@ -2043,25 +2043,38 @@ static void fake_welcome(struct tu_raw *r)
 	tu_raw_send_msg(r, &w);
 }
 
+/*
+ * A raw host @r on a fresh unix socket, and a guest (@o) connected to it
+ * and welcomed; its first Report is next on @r.  Returns the listening fd
+ * (kept until the test ends), for the guest's later connections.
+ */
+static int *fake_host_with_guest(struct ms_guest_opts *o, struct tu_raw *r)
+{
+	static char ep[160];
+	char sock[128];
+	int *lfd;
+
+	path_in(sock, sizeof(sock), "h.sock");
+	lfd = keep_fd(unix_listen(sock));
+	snprintf(ep, sizeof(ep), "unix:%s", sock);
+	o->connect = ep;
+	start_guest_with(o);
+	fake_host_accept(*lfd, r);
+	fake_welcome(r);
+	return lfd;
+}
+
 /* The guest follows Config: report interval, bin edges, keepalive. */
 START_TEST(guest_applies_config)
 {
 	MS_OPTS(ms_guest_opts, o, .name = "obedient");
 	struct ms_msg c = { .type = MS_MSG_CONFIG };
 	struct tu_raw *r = raw_new();
-	char sock[128], ep[160];
 	const struct ms_lru_node *n;
 	uint64_t ps = ms_ctx_get_page_size(W.gctx), t_cfg, t_ping = 0, t_first = 0;
 	unsigned reports = 0;
-	int *lfd;
 
-	path_in(sock, sizeof(sock), "h.sock");
-	lfd = keep_fd(unix_listen(sock));
-	snprintf(ep, sizeof(ep), "unix:%s", sock);
-	o.connect = ep;
-	start_guest_with(&o);
-	fake_host_accept(*lfd, r);
-	fake_welcome(r);
+	fake_host_with_guest(&o, r);
 	/* The first Report, at once, with the default bins. */
 	ck_assert_int_eq(raw_recv(r, 2000), MS_MSG_REPORT);
 	ck_assert_ptr_nonnull(r->msg.u.report.lru);
@@ -2173,7 +2186,6 @@ START_TEST(guest_psi_trigger)
 {
 	MS_OPTS(ms_guest_opts, o, .name = "pressured", .mglru_aging_ms = MS_GUEST_NO_AGING);
 	struct tu_raw *r = raw_new(), *f = raw_new();
-	char sock[128], ep[160];
 	struct ms_msg none = { .type = MS_MSG_CONFIG };
 	int *lfd;
 
@@ -2181,13 +2193,7 @@ START_TEST(guest_psi_trigger)
 		      "/proc/pressure/memory: %m");
 	ms_ctx_free(W.gctx);
 	W.gctx = tu_new_ctx_log(NULL, &W.glog);      /* the live system */
-	path_in(sock, sizeof(sock), "h.sock");
-	lfd = keep_fd(unix_listen(sock));
-	snprintf(ep, sizeof(ep), "unix:%s", sock);
-	o.connect = ep;
-	start_guest_with(&o);
-	fake_host_accept(*lfd, r);
-	fake_welcome(r);
+	lfd = fake_host_with_guest(&o, r);
 	ck_assert_int_eq(raw_recv(r, 2000), MS_MSG_REPORT);
 
 	config_trigger(r, 2000000);
